@@ -1,0 +1,25 @@
+# FLINT_CUDA=AUTO builds the CUDA backend when nvcc is found (on PATH or at /usr/local/cuda);
+# ON requires it; OFF skips it. Sets FLINT_HAVE_CUDA.
+set(FLINT_HAVE_CUDA OFF)
+if(NOT FLINT_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # Hopper (H100/H200) and Blackwell consumer/integrated (RTX 50xx, GB10 / N1X), plus PTX for
+    # newer parts to JIT from.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "90-real;120-real;121")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(FLINT_HAVE_CUDA ON)
+    message(STATUS "flint: CUDA backend ON (${CMAKE_CUDA_COMPILER}, archs ${CMAKE_CUDA_ARCHITECTURES})")
+  elseif(FLINT_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "FLINT_CUDA=ON but no CUDA compiler (nvcc) was found")
+  else()
+    message(STATUS "flint: CUDA backend OFF (no nvcc found)")
+  endif()
+endif()

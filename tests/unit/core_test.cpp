@@ -1,0 +1,69 @@
+#include <atomic>
+#include <cmath>
+#include <numeric>
+
+#include <gtest/gtest.h>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+
+namespace flint {
+namespace {
+
+TEST(DType, TableMatchesGgmlSizes) {
+  EXPECT_EQ(dtype_info(DType::Q4_K).block_bytes, 144u);
+  EXPECT_EQ(dtype_info(DType::Q6_K).block_bytes, 210u);
+  EXPECT_EQ(dtype_info(DType::MXFP4).block_bytes, 17u);
+  EXPECT_EQ(*dtype_row_bytes(DType::Q8_0, 64), 68u);
+  EXPECT_FALSE(dtype_row_bytes(DType::Q8_0, 40).has_value());
+  EXPECT_FALSE(dtype_info(4u).has_value());   // removed Q4_2
+  EXPECT_FALSE(dtype_info(99u).has_value());
+  EXPECT_EQ(dtype_from_name("Q4_K"), DType::Q4_K);
+  EXPECT_EQ(dtype_from_name("bf16"), DType::BF16);
+  EXPECT_FALSE(dtype_from_name("q4_k_m").has_value());
+  EXPECT_DOUBLE_EQ(dtype_bits_per_weight(DType::Q4_K), 4.5);
+}
+
+TEST(Half, Fp16RoundTripsEveryHalf) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = fp16_to_fp32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(fp32_to_fp16(f), h) << h;
+  }
+  EXPECT_EQ(fp32_to_fp16(1.0f), 0x3C00);
+  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7C00);  // rounds to inf
+  EXPECT_EQ(fp32_to_fp16(1.0f + 0x1.0p-11f), 0x3C00);  // a tie rounds to even
+}
+
+TEST(Half, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(fp32_to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(fp32_to_bf16(std::bit_cast<float>(0x3F808000u)), 0x3F80);  // tie -> even
+  EXPECT_EQ(fp32_to_bf16(std::bit_cast<float>(0x3F818000u)), 0x3F82);  // tie -> even (up)
+  EXPECT_EQ(bf16_to_fp32(0x4000), 2.0f);
+  EXPECT_TRUE(std::isnan(bf16_to_fp32(fp32_to_bf16(NAN))));
+}
+
+TEST(Status, ResultCarriesValueOrError) {
+  Result<int> ok = 3;
+  EXPECT_TRUE(ok.is_ok());
+  EXPECT_EQ(*ok, 3);
+  Result<int> bad = error("no {} here", "value");
+  EXPECT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().with_context("ctx").message(), "ctx: no value here");
+}
+
+TEST(ThreadPool, CoversTheRangeExactlyOnce) {
+  ThreadPool pool(3);
+  for (int64_t n : {0, 1, 7, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.parallel_for(n, 3, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+    });
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace flint
