@@ -1,0 +1,21 @@
+// The flint subcommands. Each registers its options on the CLI11 app and returns the exit code
+// of its run through `run`, so main() stays a table.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace flint::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_inspect(CLI::App& app);
+Runner add_quantize(CLI::App& app);
+Runner add_gen(CLI::App& app);
+Runner add_cuda_info(CLI::App& app);
+
+// Prints "flint: error: <message>" to stderr and returns the exit code for failures.
+int fail(const std::string& message);
+
+}  // namespace flint::cli

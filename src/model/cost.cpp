@@ -1,0 +1,48 @@
+#include "model/cost.h"
+
+namespace flint::model {
+
+bool is_routed_expert_tensor(const gguf::TensorInfo& tensor) {
+  return tensor.name.find("_exps.") != std::string::npos;
+}
+
+ModelCost compute_cost(const gguf::GgufFile& file, const ModelSpec& spec) {
+  ModelCost c;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    c.weight_bytes += t.n_bytes;
+    c.n_params += t.n_elements;
+    if (t.name == "token_embd.weight") {
+      const uint64_t rows = std::max<uint64_t>(1, t.n_rows());
+      c.weight_bytes_per_token += t.n_bytes / rows;
+      c.n_active_params += t.n_elements / rows;
+      if (spec.tied_embeddings) {
+        c.weight_bytes_per_token += t.n_bytes;
+        c.n_active_params += t.n_elements;
+      }
+    } else if (is_routed_expert_tensor(t) && spec.n_expert > 0) {
+      c.expert_bytes += t.n_bytes;
+      c.weight_bytes_per_token += t.n_bytes / spec.n_expert * spec.n_expert_used;
+      c.n_active_params += t.n_elements / spec.n_expert * spec.n_expert_used;
+    } else {
+      c.weight_bytes_per_token += t.n_bytes;
+      c.n_active_params += t.n_elements;
+    }
+  }
+  return c;
+}
+
+Result<uint64_t> kv_bytes_per_token(const ModelSpec& spec, DType kv_type) {
+  if (kv_type != DType::F32 && kv_type != DType::F16 && kv_type != DType::BF16 &&
+      kv_type != DType::Q8_0) {
+    return error("KV cache type {} is not supported (use f32, f16, bf16 or q8_0)",
+                 dtype_name(kv_type));
+  }
+  const uint64_t k_row = uint64_t{spec.n_head_kv} * spec.head_dim_k;
+  const uint64_t v_row = uint64_t{spec.n_head_kv} * spec.head_dim_v;
+  const DTypeInfo info = dtype_info(kv_type);
+  // Q8_0 rows must be whole blocks; head dims of real models are multiples of 32.
+  const auto bytes = [&](uint64_t n) { return (n + info.block_elems - 1) / info.block_elems * info.block_bytes; };
+  return uint64_t{spec.n_layer} * (bytes(k_row) + bytes(v_row));
+}
+
+}  // namespace flint::model
