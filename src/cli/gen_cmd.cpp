@@ -72,9 +72,8 @@ Runner add_gen(CLI::App& app) {
     opts->shape = shape;
     Result<model::GenReport> r = model::generate_model(*opts);
     if (!r) return fail(r.status().message());
-    fmt::print(stderr, "wrote {}: {} {} ({:.3f} B params, vocab {}), {}\n", opts->output,
-               shape.arch, f->type, static_cast<double>(r->n_params) / 1e9, r->n_vocab,
-               format_bytes(r->bytes));
+    fmt::print(stderr, "wrote {}: {} {} ({} params, vocab {}), {}\n", opts->output, shape.arch,
+               f->type, format_count(r->n_params), r->n_vocab, format_bytes(r->bytes));
     return 0;
   };
 }

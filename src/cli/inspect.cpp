@@ -158,11 +158,11 @@ void print_text(const gguf::GgufFile& f, const Result<model::ModelSpec>& spec,
   if (spec) {
     const model::ModelCost c = model::compute_cost(f, *spec);
     fmt::print("\ncost\n");
-    fmt::print("  weights            {} ({:.3f} B params)\n", format_bytes(c.weight_bytes),
-               static_cast<double>(c.n_params) / 1e9);
-    fmt::print("  read per token     {} ({} bytes, {:.3f} B active params)\n",
+    fmt::print("  weights            {} ({} params)\n", format_bytes(c.weight_bytes),
+               format_count(c.n_params));
+    fmt::print("  read per token     {} ({} bytes, {} active params)\n",
                format_bytes(c.weight_bytes_per_token), c.weight_bytes_per_token,
-               static_cast<double>(c.n_active_params) / 1e9);
+               format_count(c.n_active_params));
     fmt::print("  KV cache per token");
     for (DType t : {DType::F16, DType::F32, DType::Q8_0}) {
       fmt::print("  {} {}", dtype_name(t), format_bytes(*model::kv_bytes_per_token(*spec, t)));

@@ -20,6 +20,14 @@ std::string format_bytes(uint64_t bytes) {
   return fmt::format("{:.2f} {}", value, kUnits[unit]);
 }
 
+std::string format_count(uint64_t n) {
+  const double v = static_cast<double>(n);
+  if (n >= 1000000000ull) return fmt::format("{:.2f} B", v / 1e9);
+  if (n >= 1000000ull) return fmt::format("{:.2f} M", v / 1e6);
+  if (n >= 1000ull) return fmt::format("{:.1f} K", v / 1e3);
+  return fmt::format("{}", n);
+}
+
 Progress::Progress(std::string label, uint64_t total, bool enabled, std::FILE* out)
     : label_(std::move(label)),
       total_(total),

@@ -35,5 +35,7 @@ class Progress {
 
 // "1.23 GiB", "512.0 KiB", "17 B".
 std::string format_bytes(uint64_t bytes);
+// "1.24 B", "818.6 K", "512": counts such as parameters.
+std::string format_count(uint64_t n);
 
 }  // namespace flint

@@ -1,0 +1,41 @@
+# flint: `make run` and `make test` work on a fresh Debian 12 machine (as root): both install
+# what is missing, configure and build first.
+.PHONY: all deps build run test test-asan fuzz-smoke ci clean
+
+JOBS ?= $(shell nproc)
+
+all: build
+
+deps:
+	scripts/install-deps
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+# flint's main job on a model: for now, generate a small model, quantize it and inspect it.
+run: build
+	scripts/demo build
+
+# Every test, through ctest.
+test: build
+	ctest --preset release
+
+# The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+
+# A short libFuzzer run of the GGUF parser (FUZZ_SECONDS, default 60), seeded from fixtures.
+FUZZ_SECONDS ?= 60
+fuzz-smoke: build
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	scripts/fuzz-smoke build-fuzz $(FUZZ_SECONDS)
+
+# What CI runs: sanitizers and the fuzzer first, the full test suite last (its summary ends the log).
+ci: test-asan fuzz-smoke test
+
+clean:
+	rm -rf build build-asan build-fuzz

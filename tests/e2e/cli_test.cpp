@@ -1,0 +1,162 @@
+// End-to-end: the flint binary as a user runs it, on the fixtures and on generated models.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+
+namespace flint {
+namespace {
+
+using nlohmann::json;
+
+struct Output {
+  int exit_code;
+  std::string out;  // stdout and stderr together
+};
+
+Output run_flint(const std::string& args) {
+  const std::string cmd = std::string(FLINT_BIN) + " " + args + " 2>&1";
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  Output o{-1, {}};
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+json inspect_json(const std::string& path) {
+  const Output o = run_flint("inspect --json '" + path + "'");
+  EXPECT_EQ(o.exit_code, 0) << o.out;
+  return json::parse(o.out);
+}
+
+TEST(CliInspect, DescribesEveryFixtureModel) {
+  FLINT_REQUIRE_FIXTURES();
+  const std::string dir = *test::fixtures_dir() + "/models";
+  std::ifstream index_file(dir + "/index.json");
+  const json index = json::parse(index_file);
+  int checked = 0;
+  for (const auto& [file, entry] : index["files"].items()) {
+    SCOPED_TRACE(file);
+    const json& model = index["models"][entry["model"].get<std::string>()];
+    const json j = inspect_json(dir + "/" + file);
+    const json& a = j["architecture"];
+    EXPECT_EQ(a["arch"], model["arch"]);
+    EXPECT_EQ(a["n_layer"], model["n_layer"]);
+    EXPECT_EQ(a["n_embd"], model["n_embd"]);
+    EXPECT_EQ(a["n_head"], model["n_head"]);
+    EXPECT_EQ(a["n_head_kv"], model["n_head_kv"]);
+    EXPECT_EQ(a["head_dim_k"], model["head_dim"]);
+    EXPECT_EQ(a["n_vocab"], model["n_vocab"]);
+    EXPECT_EQ(a["tied_embeddings"], model["tied_embeddings"]);
+    EXPECT_EQ(a["n_expert"], model.value("n_expert", 0));
+    EXPECT_EQ(j["file_bytes"], entry["bytes"]);
+    EXPECT_EQ(j["tokenizer"]["model"], "llama");
+    EXPECT_EQ(j["tokenizer"]["n_tokens"], 512);
+    EXPECT_EQ(j["tokenizer"]["special"]["bos"]["id"], 1);
+    // The per-tensor types the index lists (type -> names without ".weight", where listed).
+    std::map<std::string, std::string> types;
+    for (const json& t : j["tensors"]) types[t["name"]] = t["type"];
+    for (const auto& [type, names] : entry["tensor_types"].items()) {
+      if (!names.is_array()) continue;
+      std::string want = type;
+      std::transform(want.begin(), want.end(), want.begin(), ::tolower);
+      for (const json& n : names) {
+        std::string got = types[n.get<std::string>() + ".weight"];
+        std::transform(got.begin(), got.end(), got.begin(), ::tolower);
+        EXPECT_EQ(got, want) << n;
+      }
+    }
+    // Bytes per token: every tensor once, but one row of token_embd (plus all of it when tied)
+    // and n_used / n_expert of routed experts.
+    uint64_t expected = 0;
+    const double expert_share = a["n_expert"].get<int>() > 0
+        ? a["n_expert_used"].get<double>() / a["n_expert"].get<double>() : 1.0;
+    for (const json& t : j["tensors"]) {
+      const uint64_t bytes = t["bytes"];
+      const std::string name = t["name"];
+      if (name == "token_embd.weight") {
+        expected += bytes / t["shape"][1].get<uint64_t>();
+        if (a["tied_embeddings"].get<bool>()) expected += bytes;
+      } else if (name.find("_exps.") != std::string::npos) {
+        expected += static_cast<uint64_t>(static_cast<double>(bytes) * expert_share);
+      } else {
+        expected += bytes;
+      }
+    }
+    EXPECT_EQ(j["cost"]["weight_bytes_per_token"], expected);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 17);
+}
+
+TEST(CliInspect, WorksOnAHeaderOnlyFileAndFailsClearlyOnGarbage) {
+  const std::string dir = test::tmp_dir();
+  const std::string model = dir + "/cli-tiny.gguf";
+  Output g = run_flint("gen --preset llama-tiny --type Q8_0 --seed 3 -o '" + model + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.out;
+  // A partial download: the header and a little of the data.
+  const std::vector<uint8_t> bytes = test::read_file(model);
+  test::write_file(dir + "/cli-partial.gguf", {bytes.begin(), bytes.begin() + 20000});
+  const json j = inspect_json(dir + "/cli-partial.gguf");
+  EXPECT_FALSE(j["has_all_data"].get<bool>());
+  EXPECT_EQ(j["architecture"]["n_layer"], 2);
+
+  test::write_file(dir + "/cli-garbage.gguf", {'n', 'o', 't', ' ', 'g', 'g', 'u', 'f', 0, 0});
+  const Output bad = run_flint("inspect '" + dir + "/cli-garbage.gguf'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("flint: error:"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("not a GGUF file"), std::string::npos) << bad.out;
+  const Output missing = run_flint("inspect '" + dir + "/no-such-file.gguf'");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("cannot open"), std::string::npos) << missing.out;
+}
+
+TEST(CliGenQuantize, GenThenQuantizeThenInspect) {
+  const std::string dir = test::tmp_dir();
+  const std::string f32 = dir + "/cli-moe-F32.gguf", q = dir + "/cli-moe-Q4_K_M.gguf";
+  Output g = run_flint("gen --preset qwen3moe-tiny --type F32 --seed 5 -o '" + f32 + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.out;
+  Output qz = run_flint("quantize '" + f32 + "' '" + q + "' Q4_K_M");
+  ASSERT_EQ(qz.exit_code, 0) << qz.out;
+  const json j = inspect_json(q);
+  EXPECT_EQ(j["architecture"]["arch"], "qwen3moe");
+  EXPECT_EQ(j["metadata"]["general.file_type"], "15");
+  // Eight experts: attn_k / attn_v go to Q8_0 as in llama.cpp.
+  for (const json& t : j["tensors"]) {
+    if (t["name"] == "blk.0.attn_v.weight") {
+      EXPECT_EQ(t["type"], "q8_0");
+    }
+    if (t["name"] == "blk.0.ffn_gate_exps.weight") {
+      EXPECT_EQ(t["type"], "q4_K");
+    }
+  }
+}
+
+TEST(CliErrors, BadArgumentsGiveClearErrors) {
+  const std::string dir = test::tmp_dir();
+  Output o = run_flint("gen --preset no-such-preset -o '" + dir + "/x.gguf'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("unknown preset 'no-such-preset'"), std::string::npos) << o.out;
+  o = run_flint("gen --arch llama --heads 6 --kv-heads 4 -o '" + dir + "/x.gguf'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("kv heads (4) must divide heads (6)"), std::string::npos) << o.out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.gguf"));
+  o = run_flint("quantize '" + dir + "/nothing.gguf' '" + dir + "/y.gguf' Q9_X");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("unknown quantization type 'Q9_X'"), std::string::npos) << o.out;
+}
+
+}  // namespace
+}  // namespace flint
