@@ -152,7 +152,10 @@ void add_architecture_metadata(std::vector<gguf::KeyValue>& kv, const ModelShape
   kv.push_back({p + "context_length", Value::u32(s.n_ctx)});
   kv.push_back({p + "embedding_length", Value::u32(s.n_embd)});
   kv.push_back({p + "block_count", Value::u32(s.n_layer)});
-  if (s.n_ff > 0) kv.push_back({p + "feed_forward_length", Value::u32(s.n_ff)});
+  // Mixtral-style llama MoE has no dense FFN: llama.cpp reads the expert width from
+  // feed_forward_length (ffn_*_exps are {n_embd, n_ff, n_expert}) and has no expert key for it.
+  const uint32_t ff = s.arch == "llama" && s.n_expert > 0 ? s.n_ff_exp : s.n_ff;
+  if (ff > 0) kv.push_back({p + "feed_forward_length", Value::u32(ff)});
   kv.push_back({p + "attention.head_count", Value::u32(s.n_head)});
   kv.push_back({p + "attention.head_count_kv", Value::u32(s.n_head_kv)});
   kv.push_back({p + "rope.freq_base", Value::f32(s.rope_freq_base)});
@@ -274,7 +277,11 @@ Result<GenReport> generate_model(const GenOptions& options) {
       pool.parallel_for(static_cast<int64_t>(n), 1, [&](int64_t b, int64_t e) {
         std::vector<float> row(row_len + 1);
         for (int64_t r = b; r < e; ++r) {
-          SplitMix64 rng{tensor_seed + 0x9E3779B97F4A7C15ull * (r0 + static_cast<uint64_t>(r) + 1)};
+          // Each row's stream starts at a hashed state (the tensor stream's output for the row):
+          // seeding rows with consecutive states of one sequence made row r + 2 a copy of row r
+          // shifted by two values.
+          const uint64_t row_index = r0 + static_cast<uint64_t>(r);
+          SplitMix64 rng{SplitMix64{tensor_seed + 0x9E3779B97F4A7C15ull * row_index}.next()};
           if (p.init.kind == Init::kRopeFreqs) {
             fill_llama3_rope_freqs(shape, row.data());
           } else if (p.init.kind == Init::kNorm) {

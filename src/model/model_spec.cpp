@@ -18,6 +18,11 @@ Result<ModelSpec> ModelSpec::from_gguf(const gguf::GgufFile& file) {
   FLINT_ASSIGN_OR_RETURN(s.n_expert, file.get_or<uint32_t>(p + "expert_count", 0));
   FLINT_ASSIGN_OR_RETURN(s.n_expert_used, file.get_or<uint32_t>(p + "expert_used_count", 0));
   FLINT_ASSIGN_OR_RETURN(s.n_ff_exp, file.get_or<uint32_t>(p + "expert_feed_forward_length", 0));
+  if (s.n_expert > 0 && !file.has(p + "expert_feed_forward_length")) {
+    // Mixtral-style (llama MoE): feed_forward_length is the expert width, there is no dense FFN.
+    s.n_ff_exp = s.n_ff;
+    s.n_ff = 0;
+  }
   FLINT_ASSIGN_OR_RETURN(s.rope_freq_base, file.get_or<float>(p + "rope.freq_base", 10000.0f));
   FLINT_ASSIGN_OR_RETURN(s.rms_eps, file.get_or<float>(p + "attention.layer_norm_rms_epsilon", 1e-5f));
 

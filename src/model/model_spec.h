@@ -21,7 +21,7 @@ struct ModelSpec {
   uint32_t n_head_kv = 0;
   uint32_t head_dim_k = 0;  // attention.key_length (n_embd / n_head when absent)
   uint32_t head_dim_v = 0;  // attention.value_length
-  uint32_t n_ff = 0;        // dense FFN width (0 for a pure-MoE model)
+  uint32_t n_ff = 0;        // feed_forward_length: dense FFN width (unused by qwen3moe; 0 for Mixtral-style llama)
   uint32_t n_vocab = 0;
   uint32_t n_ctx_train = 0;
   // Mixture of experts: 0 experts means dense.
