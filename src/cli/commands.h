@@ -14,6 +14,8 @@ Runner add_inspect(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_gen(CLI::App& app);
 Runner add_cuda_info(CLI::App& app);
+Runner add_eval(CLI::App& app);
+Runner add_compare(CLI::App& app);
 
 // Prints "flint: error: <message>" to stderr and returns the exit code for failures.
 int fail(const std::string& message);

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   add(add_inspect);
   add(add_gen);
   add(add_quantize);
+  add(add_eval);
+  add(add_compare);
   add(add_cuda_info);
 
   CLI11_PARSE(app, argc, argv);

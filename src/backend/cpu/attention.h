@@ -1,0 +1,50 @@
+// Causal self-attention over a paged KV cache.
+//
+// The cache is a pool of fixed-size blocks; a sequence owns a block table mapping its position p
+// to block table[p / block_size], slot p % block_size. Within a block, one layer's keys are
+// [block_size][kv_dim] followed by its values [block_size][kv_dim] (kv_dim = n_head_kv * head_dim),
+// stored as F16 or F32.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace flint::cpu {
+
+struct PagedKvLayer {
+  DType type = DType::F16;      // F16 or F32
+  uint8_t* base = nullptr;      // this layer's K in block 0
+  uint64_t block_stride = 0;    // bytes from one block to the next
+  int32_t block_size = 16;      // tokens per block
+  int32_t kv_dim = 0;           // n_head_kv * head_dim
+
+  uint64_t element_bytes() const { return type == DType::F16 ? 2 : 4; }
+  uint8_t* k_row(int32_t block, int32_t slot) const {
+    return base + block * block_stride + static_cast<uint64_t>(slot) * kv_dim * element_bytes();
+  }
+  uint8_t* v_row(int32_t block, int32_t slot) const {
+    return k_row(block, slot) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
+  }
+};
+
+// Stores k, v: [n, kv_dim] for positions pos0 .. pos0 + n - 1 of the sequence.
+void kv_store(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t pos0, int64_t n,
+              const float* k, const float* v);
+
+struct AttentionShape {
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;
+  float scale = 1.0f;  // 1 / sqrt(head_dim)
+};
+
+// out: [n, n_head * head_dim] = softmax(q k^T * scale, causal) v for the sequence's n tokens at
+// positions pos0 .. pos0 + n - 1, whose keys/values (and all earlier ones) are in the cache.
+// Query head h reads KV head h / (n_head / n_head_kv).
+void attention(ThreadPool& pool, const PagedKvLayer& kv, std::span<const int32_t> block_table,
+               const float* q, int32_t pos0, int64_t n, const AttentionShape& shape, float* out);
+
+}  // namespace flint::cpu

@@ -1,0 +1,41 @@
+// CPU operations on float32 activations. Every tensor argument says its shape; rows are
+// contiguous. Ops that take a ThreadPool split their work over it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "backend/cpu/weights.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+
+namespace flint::cpu {
+
+// y = x / rms(x) * w, per row. x, y: [n_rows, n]; w: [n].
+void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
+
+// y[t] = W x[t] for each token: x [n_tokens, w.n_in] -> y [n_tokens, w.n_out]. Weights are
+// dequantized a row at a time (float32 arithmetic throughout).
+void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, int64_t n_tokens);
+
+// Embedding lookup: out [n_tokens, w.n_in] = rows `ids` of w.
+Status get_rows(const WeightMatrix& w, std::span<const int32_t> ids, float* out);
+
+struct RopeParams {
+  int n_rot = 0;                         // rotated dims per head (= head_dim here)
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;               // linear rope scaling: 1 / factor
+  bool neox = false;                     // NEOX rotates (i, i + n_rot/2); NORM rotates (2i, 2i+1)
+  const float* freq_factors = nullptr;   // [n_rot / 2] divisors (Llama 3.1 rope_freqs), or null
+};
+
+// Rotates every head of one token in place. x: [n_heads, head_dim].
+void rope(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, const RopeParams& p);
+
+// In place: x = silu(gate) * up. gate, up: [n].
+void silu_mul(float* gate, const float* up, int64_t n);
+
+// In place softmax over x: [n].
+void softmax(float* x, int64_t n);
+
+}  // namespace flint::cpu

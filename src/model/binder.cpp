@@ -1,0 +1,51 @@
+#include "model/binder.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "quant/quant.h"
+
+namespace flint::model {
+
+Result<const gguf::TensorInfo*> Binder::find(const std::string& name,
+                                             const std::vector<uint64_t>& shape) const {
+  const gguf::TensorInfo* t = file_.find_tensor(name);
+  if (!t) return error("{}: tensor '{}' is missing", file_.path(), name);
+  if (t->shape != shape) {
+    return error("{}: tensor '{}' has shape [{}], expected [{}] from the metadata", file_.path(),
+                 name, fmt::join(t->shape, ", "), fmt::join(shape, ", "));
+  }
+  if (file_.tensor_data(*t).size() != t->n_bytes) {
+    return error("{}: tensor '{}' data is missing (truncated file?)", file_.path(), name);
+  }
+  return t;
+}
+
+Result<cpu::WeightMatrix> Binder::matrix(const std::string& name, std::vector<uint64_t> shape) const {
+  FLINT_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, shape));
+  if (!quant::can_dequantize(t->type)) {
+    return error("{}: tensor '{}' has type {}, which flint cannot compute with yet", file_.path(),
+                 name, dtype_name(t->type));
+  }
+  cpu::WeightMatrix w;
+  w.type = t->type;
+  w.data = file_.tensor_data(*t).data();
+  w.n_in = static_cast<int64_t>(t->shape[0]);
+  w.n_out = static_cast<int64_t>(t->n_rows());
+  w.row_bytes = *dtype_row_bytes(t->type, t->shape[0]);
+  return w;
+}
+
+Result<const float*> Binder::vector(const std::string& name, uint64_t n) const {
+  FLINT_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, {n}));
+  if (t->type != DType::F32) {
+    return error("{}: tensor '{}' has type {}, expected f32", file_.path(), name, dtype_name(t->type));
+  }
+  const uint8_t* p = file_.tensor_data(*t).data();
+  if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) {
+    return error("{}: tensor '{}' is not 4-byte aligned", file_.path(), name);
+  }
+  return reinterpret_cast<const float*>(p);
+}
+
+}  // namespace flint::model

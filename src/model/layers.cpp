@@ -1,0 +1,129 @@
+#include "model/layers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace flint::model {
+
+void self_attention(const ForwardContext& ctx, std::span<const SequenceInput> batch, int il,
+                    const AttentionWeights& w, const AttentionParams& p, const float* x, float* out) {
+  const int64_t n_tokens = count_tokens(batch);
+  const int64_t hd = p.shape.head_dim;
+  const int64_t q_dim = p.shape.n_head * hd, kv_dim = p.shape.n_head_kv * hd;
+  std::vector<float> q(static_cast<size_t>(n_tokens * q_dim));   // [n_tokens, n_head * head_dim]
+  std::vector<float> k(static_cast<size_t>(n_tokens * kv_dim));  // [n_tokens, n_head_kv * head_dim]
+  std::vector<float> v(static_cast<size_t>(n_tokens * kv_dim));
+  cpu::matmul(ctx.pool, w.wq, x, q.data(), n_tokens);
+  cpu::matmul(ctx.pool, w.wk, x, k.data(), n_tokens);
+  cpu::matmul(ctx.pool, w.wv, x, v.data(), n_tokens);
+  if (w.q_norm) cpu::rms_norm(q.data(), w.q_norm, q.data(), n_tokens * p.shape.n_head, hd, p.rms_eps);
+  if (w.k_norm) cpu::rms_norm(k.data(), w.k_norm, k.data(), n_tokens * p.shape.n_head_kv, hd, p.rms_eps);
+
+  std::vector<float> attn(static_cast<size_t>(n_tokens * q_dim));  // [n_tokens, n_head * head_dim]
+  const cpu::PagedKvLayer kv = ctx.kv.layer(il);
+  int64_t row = 0;
+  for (const SequenceInput& s : batch) {
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    for (int64_t t = 0; t < n; ++t) {
+      const int32_t pos = s.pos0 + static_cast<int32_t>(t);
+      cpu::rope(q.data() + (row + t) * q_dim, p.shape.n_head, hd, pos, p.rope);
+      cpu::rope(k.data() + (row + t) * kv_dim, p.shape.n_head_kv, hd, pos, p.rope);
+    }
+    cpu::kv_store(kv, s.block_table, s.pos0, n, k.data() + row * kv_dim, v.data() + row * kv_dim);
+    cpu::attention(ctx.pool, kv, s.block_table, q.data() + row * q_dim, s.pos0, n, p.shape,
+                   attn.data() + row * q_dim);
+    row += n;
+  }
+  ctx.trace("attn_out", il, attn.data(), n_tokens * q_dim);
+  cpu::matmul(ctx.pool, w.wo, attn.data(), out, n_tokens);
+}
+
+void swiglu(ThreadPool& pool, const FfnWeights& w, const float* x, float* out, int64_t n_tokens) {
+  const int64_t n_ff = w.gate.n_out;
+  std::vector<float> gate(static_cast<size_t>(n_tokens * n_ff)), up(gate.size());  // [n_tokens, n_ff]
+  cpu::matmul(pool, w.gate, x, gate.data(), n_tokens);
+  cpu::matmul(pool, w.up, x, up.data(), n_tokens);
+  cpu::silu_mul(gate.data(), up.data(), n_tokens * n_ff);
+  cpu::matmul(pool, w.down, gate.data(), out, n_tokens);
+}
+
+void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* out, int64_t n_tokens, int il) {
+  const int64_t n_embd = w.router.n_in;
+  std::vector<float> probs(static_cast<size_t>(n_tokens * w.n_expert));  // [n_tokens, n_expert]
+  cpu::matmul(ctx.pool, w.router, x, probs.data(), n_tokens);
+  ctx.trace("ffn_moe_logits", il, probs.data(), n_tokens * w.n_expert);
+
+  // Route: per token the top n_used experts and their weights.
+  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(static_cast<size_t>(w.n_expert));
+  std::vector<int32_t> order(static_cast<size_t>(w.n_expert));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* pt = probs.data() + t * w.n_expert;
+    cpu::softmax(pt, w.n_expert);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + w.n_used, order.end(),
+                      [&](int32_t a, int32_t b) { return pt[a] > pt[b] || (pt[a] == pt[b] && a < b); });
+    float sum = 0.0f;
+    for (int32_t j = 0; j < w.n_used; ++j) sum += pt[order[static_cast<size_t>(j)]];
+    for (int32_t j = 0; j < w.n_used; ++j) {
+      const int32_t e = order[static_cast<size_t>(j)];
+      const float weight = w.renormalize ? pt[e] / sum : pt[e];
+      by_expert[static_cast<size_t>(e)].emplace_back(t, weight);
+    }
+  }
+
+  std::fill(out, out + n_tokens * n_embd, 0.0f);
+  std::vector<float> xs, ys;
+  for (int32_t e = 0; e < w.n_expert; ++e) {
+    const auto& routed = by_expert[static_cast<size_t>(e)];
+    if (routed.empty()) continue;  // an expert no token chose is never read
+    const auto m = static_cast<int64_t>(routed.size());
+    xs.resize(static_cast<size_t>(m * n_embd));  // [m, n_embd]: this expert's tokens
+    for (int64_t i = 0; i < m; ++i) {
+      std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + i * n_embd);
+    }
+    const FfnWeights expert{.gate = w.gate_exps.rows(e * w.n_ff_exp, w.n_ff_exp),
+                            .up = w.up_exps.rows(e * w.n_ff_exp, w.n_ff_exp),
+                            .down = w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd)};
+    ys.resize(xs.size());
+    swiglu(ctx.pool, expert, xs.data(), ys.data(), m);
+    for (int64_t i = 0; i < m; ++i) {
+      const auto [t, weight] = routed[static_cast<size_t>(i)];
+      float* ot = out + t * n_embd;
+      const float* yi = ys.data() + i * n_embd;
+      for (int64_t j = 0; j < n_embd; ++j) ot[j] += weight * yi[j];
+    }
+  }
+}
+
+std::vector<int64_t> logit_rows(std::span<const SequenceInput> batch) {
+  std::vector<int64_t> rows;
+  int64_t row = 0;
+  for (const SequenceInput& s : batch) {
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    if (s.all_logits) {
+      for (int64_t t = 0; t < n; ++t) rows.push_back(row + t);
+    } else if (n > 0) {
+      rows.push_back(row + n - 1);
+    }
+    row += n;
+  }
+  return rows;
+}
+
+void output_logits(ThreadPool& pool, std::span<const SequenceInput> batch, const float* norm_w,
+                   float eps, const cpu::WeightMatrix& output, const float* x, int64_t n_embd,
+                   float* logits) {
+  const std::vector<int64_t> rows = logit_rows(batch);
+  std::vector<float> h(rows.size() * static_cast<size_t>(n_embd));  // [rows, n_embd]
+  for (size_t i = 0; i < rows.size(); ++i) {
+    cpu::rms_norm(x + rows[i] * n_embd, norm_w, h.data() + i * n_embd, 1, n_embd, eps);
+  }
+  cpu::matmul(pool, output, h.data(), logits, static_cast<int64_t>(rows.size()));
+}
+
+void add_in_place(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace flint::model

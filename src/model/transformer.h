@@ -1,0 +1,90 @@
+// The decoder-only transformer as flint runs it: the Model interface the runtime calls, the
+// batch it takes, and the weights of one block. Architecture files (arch/*.cpp) bind tensors by
+// name and describe their forward pass with the shared layers of layers.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/attention.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/weights.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "model/model_spec.h"
+
+namespace flint::model {
+
+// One sequence's part of a batch: its new tokens at positions pos0.., and the KV blocks that
+// cover positions 0 .. pos0 + tokens.size() - 1.
+struct SequenceInput {
+  std::span<const int32_t> tokens;
+  int32_t pos0 = 0;
+  std::span<const int32_t> block_table;
+  bool all_logits = false;  // logits for every token, or only for the last
+};
+
+// The paged KV cache pool as the model sees it: layer l's K of block b starts at
+// base + b * block_stride + l * layer_stride (V follows K, see backend/cpu/attention.h).
+struct KvCacheView {
+  DType type = DType::F16;
+  uint8_t* base = nullptr;
+  uint64_t block_stride = 0;
+  uint64_t layer_stride = 0;
+  int32_t block_size = 16;
+  int32_t kv_dim = 0;
+
+  cpu::PagedKvLayer layer(int32_t il) const {
+    return {.type = type, .base = base + static_cast<uint64_t>(il) * layer_stride,
+            .block_stride = block_stride, .block_size = block_size, .kv_dim = kv_dim};
+  }
+};
+
+// Dumps named intermediates ("attn_norm", layer 3) as float32 files when a folder is set; a no-op
+// otherwise. Passed explicitly, like the thread pool.
+class Tracer {
+ public:
+  explicit Tracer(std::string dir = {}) : dir_(std::move(dir)) {}
+  bool enabled() const { return !dir_.empty(); }
+  void operator()(const char* name, int layer, const float* data, int64_t n) const;
+
+ private:
+  std::string dir_;
+};
+
+struct ForwardContext {
+  ThreadPool& pool;
+  const KvCacheView& kv;
+  const Tracer& trace;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelSpec& spec() const { return spec_; }
+
+  // Runs the batch; logits: [rows, n_vocab], one row per requested position, sequences in order.
+  virtual Status forward(const ForwardContext& ctx, std::span<const SequenceInput> batch,
+                         float* logits) const = 0;
+
+ protected:
+  explicit Model(ModelSpec spec) : spec_(std::move(spec)) {}
+  ModelSpec spec_;
+};
+
+// Builds the model for the file's architecture (llama, qwen3, qwen3moe). Weights stay in the
+// mapping: `file` must outlive the model.
+Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file);
+
+// Number of tokens in a batch, and of logits rows it produces.
+int64_t count_tokens(std::span<const SequenceInput> batch);
+int64_t count_logit_rows(std::span<const SequenceInput> batch);
+
+// Rope settings from metadata: base, linear scaling, and the type the architecture uses.
+Result<cpu::RopeParams> rope_params(const gguf::GgufFile& file, const ModelSpec& spec, bool neox);
+
+}  // namespace flint::model

@@ -1,0 +1,188 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/memory.h"
+#include "core/progress.h"
+#include "model/cost.h"
+
+namespace flint::runtime {
+namespace {
+
+constexpr int32_t kBlockSize = 16;
+
+// Float32 activations of one forward pass of n tokens: residual, norm, attention in/out, q/k/v,
+// the FFN's two hidden rows, the logits, and attention scores. A generous upper bound.
+uint64_t work_bytes(const model::ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
+  const uint64_t ff = std::max(s.n_ff, s.n_ff_exp * std::max<uint32_t>(1, s.n_expert_used));
+  const uint64_t per_token = 6ull * s.n_embd + 3ull * s.n_head * s.head_dim_k + 3ull * ff + s.n_vocab +
+                             s.n_expert;
+  return 4ull * (per_token * static_cast<uint64_t>(n_tokens) + static_cast<uint64_t>(n_ctx) * 64);
+}
+
+}  // namespace
+
+Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpec& spec,
+                               int32_t n_ctx, int32_t n_seq, int32_t n_batch, DType kv_type) {
+  FLINT_ASSIGN_OR_RETURN(const uint64_t kv_per_token, model::kv_bytes_per_token(spec, kv_type));
+  FLINT_ASSIGN_OR_RETURN(const MemoryInfo mem, query_memory());
+  MemoryPlan p;
+  p.weights = model::compute_cost(file, spec).weight_bytes;
+  const uint64_t ctx_rounded = (static_cast<uint64_t>(n_ctx) + kBlockSize - 1) / kBlockSize * kBlockSize;
+  p.kv_cache = kv_per_token * ctx_rounded * static_cast<uint64_t>(n_seq);
+  p.work = work_bytes(spec, n_batch, n_ctx);
+  p.available = mem.available;
+  // Weights are mapped, not copied, but they must still fit in memory alongside everything else
+  // to run at speed; the KV cache and work buffers are new allocations.
+  const uint64_t needed = p.kv_cache + p.work;
+  const uint64_t room = p.available > p.work ? p.available - p.work : 0;
+  p.max_ctx_that_fits = static_cast<int32_t>(std::min<uint64_t>(
+      INT32_MAX, room / std::max<uint64_t>(1, kv_per_token * static_cast<uint64_t>(n_seq)) / kBlockSize * kBlockSize));
+  if (needed > p.available) {
+    return error("not enough memory: a context of {} tokens x {} sequence(s) needs a {} KV cache "
+                 "plus {} of work buffers, but only {} is available{}; a context of {} tokens "
+                 "would fit (use --ctx)", n_ctx, n_seq, format_bytes(p.kv_cache), format_bytes(p.work),
+                 format_bytes(p.available), mem.cgroup_limit ? " (cgroup limit)" : "",
+                 p.max_ctx_that_fits);
+  }
+  return p;
+}
+
+Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<Engine> e(new Engine());
+  FLINT_ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::open(options.model_path));
+  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_));
+  const model::ModelSpec& spec = e->model_->spec();
+  e->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : static_cast<int32_t>(spec.n_ctx_train);
+  if (e->n_ctx_ <= 0) return error("{}: the model gives no context length: pass --ctx", options.model_path);
+  e->n_seq_max_ = std::max(1, options.n_seq);
+  e->n_batch_ = std::max(1, options.n_batch);
+  FLINT_ASSIGN_OR_RETURN(e->plan_, plan_memory(e->file_, spec, e->n_ctx_, e->n_seq_max_, e->n_batch_, options.kv_type));
+
+  // Touch every page of the weights once, with progress, so the first token is not slowed by
+  // page faults and a slow disk shows as progress rather than a hang. Pages stay file-backed.
+  {
+    uint64_t total = 0;
+    for (const gguf::TensorInfo& t : e->file_.tensors()) total += t.n_bytes;
+    Progress progress("loading", total, options.progress && total > (256ull << 20));
+    volatile uint8_t sink = 0;
+    for (const gguf::TensorInfo& t : e->file_.tensors()) {
+      const std::span<const uint8_t> data = e->file_.tensor_data(t);
+      for (size_t i = 0; i < data.size(); i += 4096) sink = sink + data[i];
+      progress.advance(t.n_bytes);
+    }
+  }
+
+  const int32_t blocks_per_seq = (e->n_ctx_ + kBlockSize - 1) / kBlockSize;
+  FLINT_ASSIGN_OR_RETURN(KvCache kv, KvCache::create({.type = options.kv_type,
+                                                      .n_layer = static_cast<int32_t>(spec.n_layer),
+                                                      .kv_dim = static_cast<int32_t>(spec.n_head_kv * spec.head_dim_k),
+                                                      .block_size = kBlockSize,
+                                                      .n_blocks = blocks_per_seq * e->n_seq_max_}));
+  e->kv_ = std::make_unique<KvCache>(std::move(kv));
+  e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
+  e->tracer_ = model::Tracer(options.trace_dir);
+  e->load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return e;
+}
+
+Result<int32_t> Engine::add_sequence() {
+  if (static_cast<int32_t>(seqs_.size()) >= n_seq_max_) {
+    return error("all {} sequence slots are in use", n_seq_max_);
+  }
+  const int32_t id = next_seq_++;
+  seqs_[id] = Sequence{};
+  return id;
+}
+
+void Engine::remove_sequence(int32_t seq) {
+  auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return;
+  kv_->release(it->second.blocks);
+  seqs_.erase(it);
+}
+
+int32_t Engine::sequence_length(int32_t seq) const {
+  auto it = seqs_.find(seq);
+  return it == seqs_.end() ? 0 : it->second.n_past;
+}
+
+void Engine::truncate_sequence(int32_t seq, int32_t n) {
+  auto it = seqs_.find(seq);
+  if (it != seqs_.end()) it->second.n_past = std::clamp(n, 0, it->second.n_past);
+}
+
+Status Engine::forward(std::span<const model::SequenceInput> batch, float* logits) {
+  const model::ForwardContext ctx{.pool = *pool_, .kv = kv_->view(), .trace = tracer_};
+  return model_->forward(ctx, batch, logits);
+}
+
+Result<std::vector<float>> Engine::decode(std::span<const DecodeRequest> requests) {
+  // Validate everything before running anything.
+  for (const DecodeRequest& r : requests) {
+    auto it = seqs_.find(r.seq);
+    if (it == seqs_.end()) return error("unknown sequence {}", r.seq);
+    const int64_t total = static_cast<int64_t>(it->second.n_past) + static_cast<int64_t>(r.tokens.size());
+    if (total > n_ctx_) {
+      return error("{} tokens do not fit the context of {} ({} already in it, {} new): use a "
+                   "longer --ctx or a shorter prompt", total, n_ctx_, it->second.n_past, r.tokens.size());
+    }
+    for (size_t i = 0; i < r.tokens.size(); ++i) {
+      if (r.tokens[i] < 0 || static_cast<uint32_t>(r.tokens[i]) >= spec().n_vocab) {
+        return error("token {} at position {} is outside the vocabulary (0..{})", r.tokens[i], i, spec().n_vocab - 1);
+      }
+    }
+  }
+  for (const DecodeRequest& r : requests) {
+    Sequence& s = seqs_[r.seq];
+    if (!kv_->reserve(s.blocks, s.n_past + static_cast<int32_t>(r.tokens.size()))) {
+      return error("the KV cache is full ({} blocks of {} tokens)", kv_->total_blocks(), kv_->block_size());
+    }
+  }
+
+  // Run in chunks of at most n_batch tokens in all, each sequence advancing in order.
+  const int64_t n_vocab = spec().n_vocab;
+  std::vector<float> out;
+  std::vector<size_t> done(requests.size(), 0);
+  std::vector<std::vector<float>> per_request(requests.size());
+  for (;;) {
+    std::vector<model::SequenceInput> batch;
+    std::vector<size_t> which;
+    int64_t budget = n_batch_;
+    for (size_t i = 0; i < requests.size() && budget > 0; ++i) {
+      const DecodeRequest& r = requests[i];
+      const size_t left = r.tokens.size() - done[i];
+      if (left == 0) continue;
+      const auto take = static_cast<size_t>(std::min<int64_t>(budget, static_cast<int64_t>(left)));
+      const Sequence& s = seqs_[r.seq];
+      batch.push_back({.tokens = r.tokens.subspan(done[i], take), .pos0 = s.n_past,
+                       .block_table = s.blocks, .all_logits = r.all_logits});
+      // A non-final chunk of a last-logits-only request still yields one row; it is dropped below.
+      which.push_back(i);
+      budget -= static_cast<int64_t>(take);
+    }
+    if (batch.empty()) break;
+    std::vector<float> logits(static_cast<size_t>(model::count_logit_rows(batch) * n_vocab));
+    FLINT_RETURN_IF_ERROR(forward(batch, logits.data()));
+    size_t row = 0;
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const size_t i = which[b];
+      const size_t n = batch[b].tokens.size();
+      const size_t rows = requests[i].all_logits ? n : 1;
+      const bool final_chunk = done[i] + n == requests[i].tokens.size();
+      if (requests[i].all_logits || final_chunk) {
+        per_request[i].insert(per_request[i].end(), logits.begin() + static_cast<int64_t>(row * n_vocab),
+                              logits.begin() + static_cast<int64_t>((row + rows) * n_vocab));
+      }
+      row += rows;
+      done[i] += n;
+      seqs_[requests[i].seq].n_past += static_cast<int32_t>(n);
+    }
+  }
+  for (auto& v : per_request) out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
+}  // namespace flint::runtime

@@ -1,0 +1,49 @@
+#include "runtime/kv_cache.h"
+
+#include <new>
+
+namespace flint::runtime {
+
+uint64_t KvCache::bytes_per_block(const KvCacheConfig& c) {
+  const uint64_t element = c.type == DType::F16 ? 2 : 4;
+  return static_cast<uint64_t>(c.n_layer) * 2 * c.block_size * c.kv_dim * element;
+}
+
+Result<KvCache> KvCache::create(const KvCacheConfig& config) {
+  if (config.type != DType::F16 && config.type != DType::F32) {
+    return error("KV cache type {} is not supported (f16 or f32)", dtype_name(config.type));
+  }
+  if (config.n_blocks <= 0 || config.block_size <= 0 || config.kv_dim <= 0 || config.n_layer <= 0) {
+    return error("empty KV cache ({} blocks)", config.n_blocks);
+  }
+  KvCache c;
+  c.config_ = config;
+  const uint64_t block = bytes_per_block(config);
+  const uint64_t total = block * static_cast<uint64_t>(config.n_blocks);
+  c.memory_.reset(new (std::nothrow) uint8_t[total]);
+  if (!c.memory_) return error("cannot allocate {} bytes for the KV cache", total);
+  const uint64_t element = config.type == DType::F16 ? 2 : 4;
+  c.view_ = {.type = config.type, .base = c.memory_.get(), .block_stride = block,
+             .layer_stride = 2ull * config.block_size * config.kv_dim * element,
+             .block_size = config.block_size, .kv_dim = config.kv_dim};
+  for (int32_t b = config.n_blocks - 1; b >= 0; --b) c.free_.push_back(b);
+  return c;
+}
+
+bool KvCache::reserve(std::vector<int32_t>& table, int32_t n_positions) {
+  const auto needed = static_cast<size_t>((n_positions + config_.block_size - 1) / config_.block_size);
+  if (needed <= table.size()) return true;
+  if (needed - table.size() > free_.size()) return false;
+  while (table.size() < needed) {
+    table.push_back(free_.back());
+    free_.pop_back();
+  }
+  return true;
+}
+
+void KvCache::release(std::vector<int32_t>& table) {
+  for (int32_t b : table) free_.push_back(b);
+  table.clear();
+}
+
+}  // namespace flint::runtime
