@@ -36,9 +36,14 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   // Weights are mapped, not copied, but they must still fit in memory alongside everything else
   // to run at speed; the KV cache and work buffers are new allocations.
   const uint64_t needed = p.kv_cache + p.work;
-  const uint64_t room = p.available > p.work ? p.available - p.work : 0;
-  p.max_ctx_that_fits = static_cast<int32_t>(std::min<uint64_t>(
-      INT32_MAX, room / std::max<uint64_t>(1, kv_per_token * static_cast<uint64_t>(n_seq)) / kBlockSize * kBlockSize));
+  // The work buffers grow with the context too (attention scores), so the longest context that
+  // fits is solved with both terms; subtracting the work of the requested (maybe absurd) context
+  // instead would leave no room and suggest 0 tokens.
+  const uint64_t fixed_work = work_bytes(spec, n_batch, 0);
+  const uint64_t room = p.available > fixed_work ? p.available - fixed_work : 0;
+  const uint64_t per_ctx_token = kv_per_token * static_cast<uint64_t>(n_seq) + work_bytes(spec, 0, 1);
+  p.max_ctx_that_fits = static_cast<int32_t>(
+      std::min<uint64_t>(INT32_MAX, room / per_ctx_token) / kBlockSize * kBlockSize);
   if (needed > p.available) {
     return error("not enough memory: a context of {} tokens x {} sequence(s) needs a {} KV cache "
                  "plus {} of work buffers, but only {} is available{}; a context of {} tokens "
@@ -55,7 +60,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   FLINT_ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::open(options.model_path));
   FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_));
   const model::ModelSpec& spec = e->model_->spec();
-  e->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : static_cast<int32_t>(spec.n_ctx_train);
+  e->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int32_t>(kDefaultMaxCtx, static_cast<int32_t>(spec.n_ctx_train));
   if (e->n_ctx_ <= 0) return error("{}: the model gives no context length: pass --ctx", options.model_path);
   e->n_seq_max_ = std::max(1, options.n_seq);
   e->n_batch_ = std::max(1, options.n_batch);

@@ -19,9 +19,12 @@
 
 namespace flint::runtime {
 
+inline constexpr int32_t kDefaultMaxCtx = 4096;
+
 struct EngineOptions {
   std::string model_path;
-  int32_t n_ctx = 0;           // tokens of context per sequence; 0: the model's trained length
+  int32_t n_ctx = 0;           // tokens of context per sequence; 0: the model's trained length,
+                               // capped at kDefaultMaxCtx so the KV cache stays small
   int32_t n_seq = 1;           // sequences that may be live at once
   int32_t n_batch = 512;       // tokens per forward pass (longer prompts run in chunks)
   DType kv_type = DType::F16;  // F16 or F32
