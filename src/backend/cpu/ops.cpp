@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/activation.h"
 #include "quant/quant.h"
 
 namespace flint::cpu {
@@ -19,8 +20,18 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t 
   }
 }
 
-void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, int64_t n_tokens) {
+void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x_in, float* y, int64_t n_tokens) {
   const int64_t k = w.n_in;
+  // Sum granularity: the weight's block (32 or 256 values); plain float types in 32s.
+  const int64_t block = std::max<int64_t>(32, dtype_info(w.type).block_elems);
+  // The activations as llama.cpp's matmul sees them (rounded to the weight type's partner).
+  std::vector<float> rounded;
+  const float* x = x_in;
+  if (rounds_activations(w.type)) {
+    rounded.resize(static_cast<size_t>(n_tokens * k));
+    for (int64_t t = 0; t < n_tokens; ++t) round_activations(w.type, x_in + t * k, rounded.data() + t * k, k);
+    x = rounded.data();
+  }
   // Output rows are split into chunks; each chunk dequantizes its rows once and uses them for
   // every token, so the weights are read once per call whatever the token count.
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, w.n_out / (4 * pool.size()) + 1));
@@ -37,8 +48,16 @@ void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, i
       }
       for (int64_t t = 0; t < n_tokens; ++t) {
         const float* xt = x + t * k;
+        // Like ggml's quantized dot products: exact within a weight block (the products of
+        // two block-scaled values sum exactly in double), one rounding per block, blocks summed
+        // in float.
         float acc = 0.0f;
-        for (int64_t i = 0; i < k; ++i) acc += wr[i] * xt[i];
+        for (int64_t b = 0; b < k; b += block) {
+          double block_sum = 0.0;
+          const int64_t e = std::min(k, b + block);
+          for (int64_t i = b; i < e; ++i) block_sum += static_cast<double>(wr[i]) * xt[i];
+          acc += static_cast<float>(block_sum);
+        }
         y[t * w.n_out + r] = acc;
       }
     }

@@ -15,7 +15,8 @@ namespace flint::cpu {
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 
 // y[t] = W x[t] for each token: x [n_tokens, w.n_in] -> y [n_tokens, w.n_out]. Weights are
-// dequantized a row at a time (float32 arithmetic throughout).
+// dequantized a row at a time; activations are first rounded the way llama.cpp's CPU backend
+// rounds them for that weight type (activation.h); the products are summed in float32.
 void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, int64_t n_tokens);
 
 // Embedding lookup: out [n_tokens, w.n_in] = rows `ids` of w.
