@@ -15,6 +15,10 @@ Runner add_quantize(CLI::App& app);
 Runner add_gen(CLI::App& app);
 Runner add_cuda_info(CLI::App& app);
 Runner add_eval(CLI::App& app);
+Runner add_run(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
+Runner add_detokenize(CLI::App& app);
+Runner add_convert_tokenizer(CLI::App& app);
 Runner add_compare(CLI::App& app);
 
 // Prints "flint: error: <message>" to stderr and returns the exit code for failures.

@@ -27,10 +27,14 @@ int main(int argc, char** argv) {
     Runner r = adder(app);
     commands.emplace_back(app.get_subcommands({})[before], std::move(r));
   };
+  add(add_run);
   add(add_inspect);
   add(add_gen);
   add(add_quantize);
   add(add_eval);
+  add(add_tokenize);
+  add(add_detokenize);
+  add(add_convert_tokenizer);
   add(add_compare);
   add(add_cuda_info);
 

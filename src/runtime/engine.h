@@ -22,7 +22,7 @@ namespace flint::runtime {
 inline constexpr int32_t kDefaultMaxCtx = 4096;
 
 struct EngineOptions {
-  std::string model_path;
+  std::string model_path = {};
   int32_t n_ctx = 0;           // tokens of context per sequence; 0: the model's trained length,
                                // capped at kDefaultMaxCtx so the KV cache stays small
   int32_t n_seq = 1;           // sequences that may be live at once
@@ -30,7 +30,7 @@ struct EngineOptions {
   DType kv_type = DType::F16;  // F16 or F32
   int n_threads = 0;           // 0: all hardware threads
   bool progress = true;        // show loading progress on stderr
-  std::string trace_dir;       // dump named intermediates here when set
+  std::string trace_dir = {};  // dump named intermediates here when set
 };
 
 // What running a model will take, computed before anything is allocated.

@@ -144,6 +144,51 @@ TEST(CliGenQuantize, GenThenQuantizeThenInspect) {
   }
 }
 
+TEST(CliTokenize, TokenizeAndDetokenizeRoundTrip) {
+  FLINT_REQUIRE_FIXTURES();
+  const std::string vocab = test::vocab_gguf("ggml-vocab-llama-bpe");
+  const std::string dir = test::tmp_dir();
+  const std::string text = "Hello world <|eot_id|>";
+  test::write_file(dir + "/tok-in.txt", {text.begin(), text.end()});
+  Output o = run_flint("tokenize -m '" + vocab + "' --json < '" + dir + "/tok-in.txt'");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  const json plain = json::parse(o.out);
+  EXPECT_EQ(plain[0], 9906);  // "Hello"
+  EXPECT_EQ(plain[1], 1917);  // " world"
+  o = run_flint("tokenize -m '" + vocab + "' --json --add-special --parse-special < '" + dir + "/tok-in.txt'");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  const json special = json::parse(o.out);
+  EXPECT_EQ(special.front(), 128000);  // BOS
+  EXPECT_EQ(special.back(), 128009);   // <|eot_id|> as one token
+  test::write_file(dir + "/tok-ids.txt", {o.out.begin(), o.out.end()});
+  o = run_flint("detokenize -m '" + vocab + "' --remove-special < '" + dir + "/tok-ids.txt'");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  EXPECT_EQ(o.out, text);
+  const std::string bad = "[1, 2, 999999]";
+  test::write_file(dir + "/tok-bad.txt", {bad.begin(), bad.end()});
+  o = run_flint("detokenize -m '" + vocab + "' < '" + dir + "/tok-bad.txt'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("outside the vocabulary"), std::string::npos) << o.out;
+}
+
+TEST(CliRun, GeneratesDeterministicallyAndRefusesTooLongPrompts) {
+  const std::string dir = test::tmp_dir();
+  const std::string model = dir + "/cli-run.gguf";
+  Output g = run_flint("gen --preset llama-tiny --n-vocab 300 --type Q8_0 --seed 4 -o '" + model + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.out;
+  const std::string cmd = "run -m '" + model + "' -p 'Once upon a time' -n 12 --temp 0.8 --seed 7 --ignore-eos --json -t 2";
+  Output a = run_flint(cmd), b = run_flint(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  const json ja = json::parse(a.out), jb = json::parse(b.out);
+  EXPECT_EQ(ja["tokens"], jb["tokens"]);
+  EXPECT_EQ(ja["n_gen"], 12);
+  EXPECT_EQ(ja["n_prompt"], 26);  // BOS, then 13 letters and 4 spaces as U+2581 (3 byte tokens each)
+  EXPECT_GT(ja["gen_tokens_per_s"].get<double>(), 0.0);
+  Output too_long = run_flint("run -m '" + model + "' -p 'Once upon a time' --ctx 8 -t 2");
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_NE(too_long.out.find("never truncates"), std::string::npos) << too_long.out;
+}
+
 TEST(CliErrors, BadArgumentsGiveClearErrors) {
   const std::string dir = test::tmp_dir();
   Output o = run_flint("gen --preset no-such-preset -o '" + dir + "/x.gguf'");

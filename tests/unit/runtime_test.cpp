@@ -1,0 +1,175 @@
+// Runtime pieces without fixtures: the sampler, generation with stop strings and streaming, and
+// the engine on a model flint generates itself.
+#include <filesystem>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "gguf/gguf_file.h"
+#include "model/generator.h"
+#include "runtime/engine.h"
+#include "runtime/generate.h"
+#include "runtime/sampler.h"
+#include "support/fixtures.h"
+#include "tokenizer/tokenizer.h"
+
+namespace flint::runtime {
+namespace {
+
+TEST(RuntimeSampler, GreedyTakesTheArgmaxAndSkipsBannedTokens) {
+  const std::vector<float> logits = {0.1f, 2.0f, 2.0f, -1.0f};
+  Sampler s({.temperature = 0.0f});
+  EXPECT_EQ(s.sample(logits), 1);  // ties go to the lowest id
+  const std::vector<int32_t> banned = {1};
+  EXPECT_EQ(s.sample(logits, banned), 2);
+}
+
+TEST(RuntimeSampler, SameSeedSameChoicesAndTopKRestricts) {
+  std::vector<float> logits(100);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = static_cast<float>(i % 10) * 0.3f;
+  const SamplerParams p{.temperature = 1.0f, .top_k = 20, .top_p = 1.0f, .min_p = 0.0f, .seed = 42};
+  Sampler a(p), b(p), c({.temperature = 1.0f, .top_k = 20, .top_p = 1.0f, .min_p = 0.0f, .seed = 43});
+  std::vector<int32_t> ta, tb, tc;
+  for (int i = 0; i < 200; ++i) {
+    ta.push_back(a.sample(logits));
+    tb.push_back(b.sample(logits));
+    tc.push_back(c.sample(logits));
+  }
+  EXPECT_EQ(ta, tb);
+  EXPECT_NE(ta, tc);
+  // Top 20 by logit: the ten ids with i % 10 == 9 and the ten with i % 10 == 8.
+  for (int32_t t : ta) EXPECT_GE(t % 10, 8) << t;
+  EXPECT_GT(std::set<int32_t>(ta.begin(), ta.end()).size(), 5u);  // it does sample
+}
+
+TEST(RuntimeSampler, TopPAndMinPKeepOnlyTheHead) {
+  const std::vector<float> logits = {10.0f, 9.0f, 0.0f, -5.0f};
+  Sampler top_p({.temperature = 1.0f, .top_k = 0, .top_p = 0.5f, .min_p = 0.0f, .seed = 1});
+  Sampler min_p({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.2f, .seed = 1});
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(top_p.sample(logits), 0);  // p(0) = 0.73 >= 0.5 on its own
+    EXPECT_LE(min_p.sample(logits), 1);  // p(1) = 0.27 >= 0.2 * 0.73; p(2) is not
+  }
+}
+
+TEST(RuntimeSampler, PenaltiesLowerRepeatedTokens) {
+  const std::vector<float> logits = {1.0f, 0.9f};
+  Sampler s({.temperature = 0.0f, .repeat_penalty = 1.5f});
+  s.accept(0);
+  EXPECT_EQ(s.sample(logits), 1);  // 1.0 / 1.5 < 0.9
+  Sampler f({.temperature = 0.0f, .frequency_penalty = 0.05f});
+  f.accept(0);
+  f.accept(0);
+  f.accept(0);
+  EXPECT_EQ(f.sample(logits), 1);  // 1.0 - 3 * 0.05 < 0.9
+}
+
+// A tiny generated model with flint's byte vocabulary: every byte is a token.
+class RuntimeEngine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    path_ = test::tmp_dir() + "/runtime-tiny.gguf";
+    if (!std::filesystem::exists(path_)) {
+      model::GenOptions o;
+      o.shape = *model::find_preset("llama-tiny");
+      o.shape.n_vocab = 300;
+      o.ftype = model::FileType::Q8_0;
+      o.seed = 9;
+      o.output = path_ + ".tmp";
+      o.progress = false;
+      ASSERT_TRUE(model::generate_model(o).is_ok());
+      std::filesystem::rename(o.output, path_);
+    }
+  }
+  std::unique_ptr<Engine> load(int32_t n_ctx = 256) {
+    Result<std::unique_ptr<Engine>> e = Engine::load({.model_path = path_, .n_ctx = n_ctx, .n_seq = 2,
+                                                      .n_batch = 512, .kv_type = DType::F16,
+                                                      .n_threads = 2, .progress = false});
+    EXPECT_TRUE(e.is_ok()) << e.status().message();
+    return std::move(e).value();
+  }
+  static std::string path_;
+};
+std::string RuntimeEngine::path_;
+
+TEST_F(RuntimeEngine, GenerationIsDeterministicAndStreamsTheWholeText) {
+  std::unique_ptr<Engine> e = load();
+  Result<gguf::GgufFile> f = gguf::GgufFile::open(path_);
+  ASSERT_TRUE(f.is_ok());
+  Result<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::from_gguf(*f);
+  ASSERT_TRUE(tok.is_ok()) << tok.status().message();
+  Result<std::vector<int32_t>> prompt = tok->encode("Hello", {.add_special = true});
+  ASSERT_TRUE(prompt.is_ok());
+  std::vector<std::string> runs;
+  for (int run = 0; run < 2; ++run) {
+    Result<int32_t> seq = e->add_sequence();
+    ASSERT_TRUE(seq.is_ok());
+    const DecodeRequest req{.seq = *seq, .tokens = *prompt};
+    Result<std::vector<float>> logits = e->decode({&req, 1});
+    ASSERT_TRUE(logits.is_ok());
+    Sampler sampler({.temperature = 0.7f, .seed = 5});
+    std::string streamed;
+    Result<GenerateResult> r = generate(*e, *seq, *tok, sampler, std::move(*logits),
+                                        {.max_tokens = 20, .context = *prompt, .ignore_eos = true},
+                                        [&](const std::string& s) { streamed += s; });
+    ASSERT_TRUE(r.is_ok()) << r.status().message();
+    EXPECT_EQ(r->tokens.size(), 20u);
+    EXPECT_EQ(r->stop_reason, "length");
+    EXPECT_EQ(streamed, r->text);
+    runs.push_back(r->text);
+    e->remove_sequence(*seq);
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST_F(RuntimeEngine, StopStringsEndGenerationBeforeThemAndAreNeverStreamed) {
+  std::unique_ptr<Engine> e = load();
+  Result<gguf::GgufFile> f = gguf::GgufFile::open(path_);
+  Result<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::from_gguf(*f);
+  ASSERT_TRUE(tok.is_ok());
+  Result<std::vector<int32_t>> prompt = tok->encode("abc", {.add_special = true});
+  // First see what greedy generates, then stop on a piece of it.
+  std::string full;
+  {
+    Result<int32_t> seq = e->add_sequence();
+    const DecodeRequest req{.seq = *seq, .tokens = *prompt};
+    Result<std::vector<float>> logits = e->decode({&req, 1});
+    Sampler sampler({.temperature = 0.0f});
+    Result<GenerateResult> r = generate(*e, *seq, *tok, sampler, std::move(*logits),
+                                        {.max_tokens = 24, .context = *prompt, .ignore_eos = true},
+                                        [](const std::string&) {});
+    ASSERT_TRUE(r.is_ok());
+    full = r->text;
+    e->remove_sequence(*seq);
+  }
+  ASSERT_GE(full.size(), 8u);
+  const std::string stop = full.substr(4, 3);
+  const size_t expected_end = full.find(stop);
+  Result<int32_t> seq = e->add_sequence();
+  const DecodeRequest req{.seq = *seq, .tokens = *prompt};
+  Result<std::vector<float>> logits = e->decode({&req, 1});
+  Sampler sampler({.temperature = 0.0f});
+  std::string streamed;
+  Result<GenerateResult> r = generate(*e, *seq, *tok, sampler, std::move(*logits),
+                                      {.max_tokens = 24, .context = *prompt, .stop = {stop}, .ignore_eos = true},
+                                      [&](const std::string& s) { streamed += s; });
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->stop_reason, "stop");
+  EXPECT_EQ(r->text, full.substr(0, expected_end));
+  EXPECT_EQ(streamed, r->text);
+}
+
+TEST_F(RuntimeEngine, APromptLongerThanTheContextIsAnErrorNotATruncation) {
+  std::unique_ptr<Engine> e = load(32);
+  Result<int32_t> seq = e->add_sequence();
+  const std::vector<int32_t> tokens(40, 65);
+  const DecodeRequest req{.seq = *seq, .tokens = tokens};
+  Result<std::vector<float>> logits = e->decode({&req, 1});
+  ASSERT_FALSE(logits.is_ok());
+  EXPECT_NE(logits.status().message().find("do not fit the context of 32"), std::string::npos)
+      << logits.status().message();
+  EXPECT_EQ(e->sequence_length(*seq), 0);
+}
+
+}  // namespace
+}  // namespace flint::runtime
