@@ -16,6 +16,7 @@ Runner add_gen(CLI::App& app);
 Runner add_cuda_info(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_run(CLI::App& app);
+Runner add_chat(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_detokenize(CLI::App& app);
 Runner add_convert_tokenizer(CLI::App& app);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(r));
   };
   add(add_run);
+  add(add_chat);
   add(add_inspect);
   add(add_gen);
   add(add_quantize);
