@@ -96,6 +96,12 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
   }
 }
 
+Status embed(std::span<const SequenceInput> batch, const cpu::WeightMatrix& token_embd, float* x) {
+  std::vector<int32_t> ids;
+  for (const SequenceInput& s : batch) ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
+  return cpu::get_rows(token_embd, ids, x);
+}
+
 std::vector<int64_t> logit_rows(std::span<const SequenceInput> batch) {
   std::vector<int64_t> rows;
   int64_t row = 0;

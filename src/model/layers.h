@@ -58,6 +58,9 @@ struct MoeWeights {
 // each expert's weights are read once per call, and only routed experts are computed.
 void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* out, int64_t n_tokens, int il);
 
+// x: [n_tokens, n_embd] = the embedding rows of the batch's tokens (sequences in order).
+Status embed(std::span<const SequenceInput> batch, const cpu::WeightMatrix& token_embd, float* x);
+
 // The rows of the batch whose logits are wanted, in order.
 std::vector<int64_t> logit_rows(std::span<const SequenceInput> batch);
 

@@ -3,6 +3,7 @@
 //   h = x + attn(rms_norm(x) * attn_norm)         # rope NORM (adjacent pairs), GQA
 //   x = h + ffn(rms_norm(h) * ffn_norm)            # SwiGLU, or top-k experts of SwiGLUs
 //   logits = output(rms_norm(x) * output_norm)     # output = token_embd when tied
+#include "model/bind.h"
 #include "model/binder.h"
 #include "model/layers.h"
 #include "model/transformer.h"
@@ -25,45 +26,23 @@ class Llama final : public Model {
   Status bind(const gguf::GgufFile& file) {
     const ModelSpec& s = spec_;
     const Binder b(file);
-    const uint64_t q_dim = uint64_t{s.n_head} * s.head_dim_k, kv_dim = uint64_t{s.n_head_kv} * s.head_dim_k;
-    FLINT_ASSIGN_OR_RETURN(token_embd_, b.matrix("token_embd.weight", {s.n_embd, s.n_vocab}));
-    FLINT_ASSIGN_OR_RETURN(output_norm_, b.vector("output_norm.weight", s.n_embd));
-    if (s.tied_embeddings) {
-      output_ = token_embd_;
-    } else {
-      FLINT_ASSIGN_OR_RETURN(output_, b.matrix("output.weight", {s.n_embd, s.n_vocab}));
-    }
-    FLINT_ASSIGN_OR_RETURN(params_.rope, rope_params(file, s, /*neox=*/false));
+    FLINT_ASSIGN_OR_RETURN(embd_, bind_embeddings(b, s));
+    FLINT_ASSIGN_OR_RETURN(cpu::RopeParams rope, rope_params(file, s, /*neox=*/false));
     if (b.has("rope_freqs.weight")) {  // Llama 3.1+ long-context frequency factors
-      FLINT_ASSIGN_OR_RETURN(params_.rope.freq_factors, b.vector("rope_freqs.weight", s.head_dim_k / 2));
+      FLINT_ASSIGN_OR_RETURN(rope.freq_factors, b.vector("rope_freqs.weight", s.head_dim_k / 2));
     }
-    params_.shape = {.n_head = static_cast<int32_t>(s.n_head), .n_head_kv = static_cast<int32_t>(s.n_head_kv),
-                     .head_dim = static_cast<int32_t>(s.head_dim_k),
-                     .scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim_k))};
-    params_.rms_eps = s.rms_eps;
+    params_ = attention_params(s, rope);
     for (uint32_t il = 0; il < s.n_layer; ++il) {
       const int l = static_cast<int>(il);
       Block blk{};
       FLINT_ASSIGN_OR_RETURN(blk.attn_norm, b.vector(Binder::layer(l, "attn_norm"), s.n_embd));
-      FLINT_ASSIGN_OR_RETURN(blk.attn.wq, b.matrix(Binder::layer(l, "attn_q"), {s.n_embd, q_dim}));
-      FLINT_ASSIGN_OR_RETURN(blk.attn.wk, b.matrix(Binder::layer(l, "attn_k"), {s.n_embd, kv_dim}));
-      FLINT_ASSIGN_OR_RETURN(blk.attn.wv, b.matrix(Binder::layer(l, "attn_v"), {s.n_embd, kv_dim}));
-      FLINT_ASSIGN_OR_RETURN(blk.attn.wo, b.matrix(Binder::layer(l, "attn_output"), {q_dim, s.n_embd}));
+      FLINT_ASSIGN_OR_RETURN(blk.attn, bind_attention(b, s, l, /*qk_norm=*/false));
       FLINT_ASSIGN_OR_RETURN(blk.ffn_norm, b.vector(Binder::layer(l, "ffn_norm"), s.n_embd));
       if (s.is_moe()) {
-        const uint64_t ff = s.n_ff_exp, e = s.n_expert;
-        FLINT_ASSIGN_OR_RETURN(blk.moe.router, b.matrix(Binder::layer(l, "ffn_gate_inp"), {s.n_embd, e}));
-        FLINT_ASSIGN_OR_RETURN(blk.moe.gate_exps, b.matrix(Binder::layer(l, "ffn_gate_exps"), {s.n_embd, ff, e}));
-        FLINT_ASSIGN_OR_RETURN(blk.moe.up_exps, b.matrix(Binder::layer(l, "ffn_up_exps"), {s.n_embd, ff, e}));
-        FLINT_ASSIGN_OR_RETURN(blk.moe.down_exps, b.matrix(Binder::layer(l, "ffn_down_exps"), {ff, s.n_embd, e}));
-        blk.moe.n_expert = static_cast<int32_t>(s.n_expert);
-        blk.moe.n_used = static_cast<int32_t>(s.n_expert_used);
-        blk.moe.n_ff_exp = static_cast<int32_t>(s.n_ff_exp);
-        blk.moe.renormalize = true;  // Mixtral: softmax, top-k, weights renormalized over the k
+        // Mixtral: softmax over experts, top-k, weights renormalized over the k.
+        FLINT_ASSIGN_OR_RETURN(blk.moe, bind_moe(b, s, l, /*renormalize=*/true));
       } else {
-        FLINT_ASSIGN_OR_RETURN(blk.ffn.gate, b.matrix(Binder::layer(l, "ffn_gate"), {s.n_embd, s.n_ff}));
-        FLINT_ASSIGN_OR_RETURN(blk.ffn.up, b.matrix(Binder::layer(l, "ffn_up"), {s.n_embd, s.n_ff}));
-        FLINT_ASSIGN_OR_RETURN(blk.ffn.down, b.matrix(Binder::layer(l, "ffn_down"), {s.n_ff, s.n_embd}));
+        FLINT_ASSIGN_OR_RETURN(blk.ffn, bind_swiglu(b, s, l));
       }
       blocks_.push_back(blk);
     }
@@ -74,9 +53,7 @@ class Llama final : public Model {
     const int64_t n_tokens = count_tokens(batch), n_embd = spec_.n_embd;
     std::vector<float> x(static_cast<size_t>(n_tokens * n_embd));  // [n_tokens, n_embd] residual
     std::vector<float> h(x.size()), y(x.size());
-    std::vector<int32_t> ids;
-    for (const SequenceInput& s : batch) ids.insert(ids.end(), s.tokens.begin(), s.tokens.end());
-    FLINT_RETURN_IF_ERROR(cpu::get_rows(token_embd_, ids, x.data()));
+    FLINT_RETURN_IF_ERROR(embed(batch, embd_.token_embd, x.data()));
     for (size_t il = 0; il < blocks_.size(); ++il) {
       const Block& blk = blocks_[il];
       const int l = static_cast<int>(il);
@@ -94,14 +71,12 @@ class Llama final : public Model {
       add_in_place(x.data(), y.data(), n_tokens * n_embd);
       ctx.trace("l_out", l, x.data(), n_tokens * n_embd);
     }
-    output_logits(ctx.pool, batch, output_norm_, spec_.rms_eps, output_, x.data(), n_embd, logits);
+    output_logits(ctx.pool, batch, embd_.output_norm, spec_.rms_eps, embd_.output, x.data(), n_embd, logits);
     return Status::ok();
   }
 
  private:
-  cpu::WeightMatrix token_embd_;  // [n_vocab rows of n_embd]
-  cpu::WeightMatrix output_;      // [n_vocab rows of n_embd]
-  const float* output_norm_ = nullptr;
+  EmbeddingWeights embd_;
   AttentionParams params_;
   std::vector<Block> blocks_;
 };
