@@ -1,6 +1,7 @@
 // End-to-end: the flint binary as a user runs it, on the fixtures and on generated models.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -187,6 +188,28 @@ TEST(CliRun, GeneratesDeterministicallyAndRefusesTooLongPrompts) {
   Output too_long = run_flint("run -m '" + model + "' -p 'Once upon a time' --ctx 8 -t 2");
   EXPECT_EQ(too_long.exit_code, 1);
   EXPECT_NE(too_long.out.find("never truncates"), std::string::npos) << too_long.out;
+}
+
+TEST(CliChat, TwoTurnsInTheModelsTemplate) {
+  FLINT_REQUIRE_FIXTURES();
+  const std::string dir = test::tmp_dir();
+  const std::string model = dir + "/cli-chat.gguf";
+  // A tiny llama with Llama 3's tokenizer and chat template.
+  Output g = run_flint("gen --preset llama-tiny --vocab '" + test::vocab_gguf("ggml-vocab-llama-bpe") +
+                       "' --type Q8_0 --seed 4 -o '" + model + "'");
+  ASSERT_EQ(g.exit_code, 0) << g.out;
+  const std::string turns = "Hello there\nAnd a second question\n/exit\n";
+  test::write_file(dir + "/chat-in.txt", {turns.begin(), turns.end()});
+  Output o = run_flint("chat -m '" + model + "' -n 6 --temp 0 --ignore-eos -t 2 < '" + dir + "/chat-in.txt'");
+  ASSERT_EQ(o.exit_code, 0) << o.out;
+  // One line of reply per turn.
+  EXPECT_EQ(std::count(o.out.begin(), o.out.end(), '\n'), 2) << o.out;
+  // A model without a template is told so.
+  const std::string plain = dir + "/cli-chat-plain.gguf";
+  ASSERT_EQ(run_flint("gen --preset llama-tiny --type Q8_0 -o '" + plain + "'").exit_code, 0);
+  o = run_flint("chat -m '" + plain + "' < '" + dir + "/chat-in.txt'");
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_NE(o.out.find("has no chat template"), std::string::npos) << o.out;
 }
 
 TEST(CliErrors, BadArgumentsGiveClearErrors) {
