@@ -51,6 +51,7 @@ Runner add_chat(CLI::App& app) {
       if (!std::getline(std::cin, line)) break;
       if (line == "/exit" || line == "/quit") break;
       if (line == "/reset") {
+        sampler.set_history({});
         messages = nlohmann::ordered_json::array();
         if (!a->system.empty()) messages.push_back({{"role", "system"}, {"content", a->system}});
         continue;
@@ -62,13 +63,23 @@ Runner add_chat(CLI::App& app) {
                                         {"eos_token", tok->eos() ? tok->text(*tok->eos()) : ""}};
       Result<std::string> prompt = tmpl->render(context);
       if (!prompt) return fail("rendering the chat template: " + prompt.status().message());
+      // A turn that cannot run is reported and dropped; the conversation goes on (or /reset).
+      const auto skip_turn = [&](const std::string& why) {
+        std::fprintf(stderr, "flint: %s\n", why.c_str());
+        messages.erase(messages.end() - 1);
+      };
       // The template writes BOS itself when it uses bos_token; otherwise let the vocabulary add it.
       const bool has_bos_text = tok->bos() && prompt->starts_with(tok->text(*tok->bos()));
       Result<std::vector<int32_t>> ids = tok->encode(*prompt, {.add_special = !has_bos_text, .parse_special = true});
       if (!ids) return fail(ids.status().message());
+      if (ids->empty()) {
+        skip_turn("the chat template rendered nothing for this turn");
+        continue;
+      }
       if (static_cast<int64_t>(ids->size()) >= e.n_ctx()) {
-        return fail(fmt::format("the conversation is {} tokens and no longer fits the context of {} "
-                                "(use --ctx, or /reset)", ids->size(), e.n_ctx()));
+        skip_turn(fmt::format("the conversation is {} tokens and no longer fits the context of {} "
+                              "(start again with a larger --ctx, or /reset)", ids->size(), e.n_ctx()));
+        continue;
       }
       // Reuse the cached prefix; process only what is new.
       size_t common = 0;
@@ -80,7 +91,7 @@ Runner add_chat(CLI::App& app) {
       Result<std::vector<float>> logits = e.decode({&req, 1});
       if (!logits) return fail(logits.status().message());
       cached.insert(cached.end(), ids->begin() + static_cast<int64_t>(common), ids->end());
-      for (size_t i = common; i < ids->size(); ++i) sampler.accept((*ids)[i]);
+      sampler.set_history(cached);  // the penalties see exactly the conversation in the cache
 
       a->flags.generate.context = cached;
       Result<runtime::GenerateResult> r = runtime::generate(

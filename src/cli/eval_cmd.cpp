@@ -26,7 +26,9 @@ Result<std::vector<int32_t>> read_tokens(const std::string& path) {
     std::vector<int32_t> ids;
     for (const auto& v : j) {
       if (!v.is_number_integer()) return error("{}: element {} is not an integer", path, ids.size());
-      ids.push_back(v.get<int32_t>());
+      const int64_t id = v.get<int64_t>();
+      if (id < INT32_MIN || id > INT32_MAX) return error("{}: element {} ({}) is not a token id", path, ids.size(), id);
+      ids.push_back(static_cast<int32_t>(id));
     }
     return ids;
   }
@@ -84,24 +86,23 @@ Runner add_eval(CLI::App& app) {
     runtime::Engine& e = **engine;
     Result<int32_t> seq = e.add_sequence();
     if (!seq) return fail(seq.status().message());
-    std::vector<float> logits;
-    if (a->incremental) {
-      for (size_t i = 0; i < tokens->size(); ++i) {
-        const runtime::DecodeRequest r{.seq = *seq, .tokens = std::span(*tokens).subspan(i, 1), .all_logits = true};
-        Result<std::vector<float>> l = e.decode({&r, 1});
-        if (!l) return fail(l.status().message());
-        logits.insert(logits.end(), l->begin(), l->end());
-      }
-    } else {
-      const runtime::DecodeRequest r{.seq = *seq, .tokens = *tokens, .all_logits = true};
-      Result<std::vector<float>> l = e.decode({&r, 1});
-      if (!l) return fail(l.status().message());
-      logits = std::move(*l);
-    }
+    // Logits are written a chunk at a time: a long file of a large-vocabulary model would not fit
+    // in memory as one array ([n_tokens][n_vocab] floats). The chunking changes no logit: the
+    // engine gives the same values batched, chunked or token by token.
     std::FILE* f = std::fopen(a->logits_out.c_str(), "wb");
     if (!f) return fail("cannot write " + a->logits_out);
-    const size_t written = std::fwrite(logits.data(), sizeof(float), logits.size(), f);
-    if (std::fclose(f) != 0 || written != logits.size()) return fail("writing " + a->logits_out + " failed");
+    const size_t step = a->incremental ? 1 : static_cast<size_t>(std::max(1, a->engine.n_batch));
+    for (size_t i = 0; i < tokens->size(); i += step) {
+      const size_t n = std::min(step, tokens->size() - i);
+      const runtime::DecodeRequest r{.seq = *seq, .tokens = std::span(*tokens).subspan(i, n), .all_logits = true};
+      Result<std::vector<float>> l = e.decode({&r, 1});
+      if (!l || std::fwrite(l->data(), sizeof(float), l->size(), f) != l->size()) {
+        std::fclose(f);
+        std::remove(a->logits_out.c_str());
+        return fail(l ? "writing " + a->logits_out + " failed" : l.status().message());
+      }
+    }
+    if (std::fclose(f) != 0) return fail("writing " + a->logits_out + " failed");
     fmt::print(stderr, "{} tokens x {} logits -> {}\n", tokens->size(), e.spec().n_vocab, a->logits_out);
     return 0;
   };

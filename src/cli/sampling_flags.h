@@ -48,6 +48,11 @@ inline Status finish_generation_flags(GenerationFlags& f) {
   }
   if (f.generate.max_tokens < 0) return error("-n must be >= 0");
   if (f.sampler.temperature < 0) return error("--temp must be >= 0");
+  if (f.sampler.repeat_penalty <= 0) return error("--repeat-penalty must be > 0 (1 is off)");
+  if (f.sampler.top_p <= 0 || f.sampler.top_p > 1) return error("--top-p must be in (0, 1]");
+  if (f.sampler.min_p < 0 || f.sampler.min_p > 1) return error("--min-p must be in [0, 1]");
+  if (f.sampler.top_k < 0) return error("--top-k must be >= 0");
+  if (f.sampler.penalty_last_n < 0) return error("--repeat-last-n must be >= 0");
   return Status::ok();
 }
 

@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace flint {
 
@@ -27,7 +28,13 @@ void ThreadPool::run_chunks() {
       begin = next_;
       next_ = std::min(n_, next_ + grain_);
     }
-    (*fn_)(begin, std::min(n_, begin + grain_));
+    try {
+      (*fn_)(begin, std::min(n_, begin + grain_));
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = std::current_exception();
+      next_ = n_;  // hand out no more chunks
+    }
   }
 }
 
@@ -64,13 +71,19 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     n_ = n;
     grain_ = grain;
     next_ = 0;
+    error_ = nullptr;
     ++generation_;
   }
   work_cv_.notify_all();
   run_chunks();
-  std::unique_lock lock(mu_);
-  done_cv_.wait(lock, [&] { return next_ >= n_ && active_ == 0; });
-  fn_ = nullptr;
+  std::exception_ptr error;
+  {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return next_ >= n_ && active_ == 0; });
+    fn_ = nullptr;
+    error = std::exchange(error_, nullptr);
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace flint

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -22,7 +23,9 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n); returns when all are done.
-  // Chunks are handed out dynamically, `grain` indices at a time (at least 1).
+  // Chunks are handed out dynamically, `grain` indices at a time (at least 1). If fn throws,
+  // the remaining chunks are skipped, every worker finishes, and the first exception is rethrown
+  // on the calling thread.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
@@ -41,6 +44,7 @@ class ThreadPool {
   int64_t n_ = 0;
   int64_t grain_ = 1;
   int64_t next_ = 0;
+  std::exception_ptr error_;
 };
 
 }  // namespace flint

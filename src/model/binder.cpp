@@ -27,6 +27,11 @@ Result<cpu::WeightMatrix> Binder::matrix(const std::string& name, std::vector<ui
     return error("{}: tensor '{}' has type {}, which flint cannot compute with yet", file_.path(),
                  name, dtype_name(t->type));
   }
+  // Float rows are read through typed pointers: they must be aligned (GGUF's default 32 is).
+  const uint64_t element = t->type == DType::F32 ? 4 : (t->type == DType::F16 || t->type == DType::BF16) ? 2 : 1;
+  if (reinterpret_cast<uintptr_t>(file_.tensor_data(*t).data()) % element != 0) {
+    return error("{}: tensor '{}' ({}) is not {}-byte aligned", file_.path(), name, dtype_name(t->type), element);
+  }
   cpu::WeightMatrix w;
   w.type = t->type;
   w.data = file_.tensor_data(*t).data();

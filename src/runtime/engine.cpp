@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "core/memory.h"
 #include "core/progress.h"
@@ -40,16 +41,27 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   // fits is solved with both terms; subtracting the work of the requested (maybe absurd) context
   // instead would leave no room and suggest 0 tokens.
   const uint64_t fixed_work = work_bytes(spec, n_batch, 0);
-  const uint64_t room = p.available > fixed_work ? p.available - fixed_work : 0;
+  // Two limits: what is free now for new allocations, and the machine (or cgroup) as a whole,
+  // which must also hold the mapped weights to run without swapping or freezing.
+  const uint64_t machine = mem.cgroup_limit ? std::min(*mem.cgroup_limit, mem.total) : mem.total;
+  const uint64_t beside_weights = machine > p.weights ? machine - p.weights : 0;
+  const uint64_t limit = std::min(p.available, beside_weights);
+  const uint64_t room = limit > fixed_work ? limit - fixed_work : 0;
   const uint64_t per_ctx_token = kv_per_token * static_cast<uint64_t>(n_seq) + work_bytes(spec, 0, 1);
   p.max_ctx_that_fits = static_cast<int32_t>(
       std::min<uint64_t>(INT32_MAX, room / per_ctx_token) / kBlockSize * kBlockSize);
-  if (needed > p.available) {
+  if (needed > limit) {
+    const bool weights_bound = beside_weights < p.available;
     return error("not enough memory: a context of {} tokens x {} sequence(s) needs a {} KV cache "
-                 "plus {} of work buffers, but only {} is available{}; a context of {} tokens "
-                 "would fit (use --ctx)", n_ctx, n_seq, format_bytes(p.kv_cache), format_bytes(p.work),
-                 format_bytes(p.available), mem.cgroup_limit ? " (cgroup limit)" : "",
-                 p.max_ctx_that_fits);
+                 "plus {} of work buffers, but only {} {}; {}", n_ctx, n_seq,
+                 format_bytes(p.kv_cache), format_bytes(p.work), format_bytes(limit),
+                 weights_bound ? fmt::format("remains of this machine's {}{} beside the {} of weights",
+                                             format_bytes(machine), mem.cgroup_limit ? " (cgroup limit)" : "",
+                                             format_bytes(p.weights))
+                               : std::string(mem.cgroup_limit ? "is available (cgroup limit)" : "is available"),
+                 p.max_ctx_that_fits >= kBlockSize
+                     ? fmt::format("a context of {} tokens would fit (use --ctx)", p.max_ctx_that_fits)
+                     : std::string("no context fits: use a smaller quantization of the model"));
   }
   return p;
 }
@@ -60,6 +72,10 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   FLINT_ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::open(options.model_path));
   FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_));
   const model::ModelSpec& spec = e->model_->spec();
+  if (options.n_ctx < 0) return error("the context length must be positive, not {}", options.n_ctx);
+  if (options.n_threads < 0 || options.n_threads > 1024) {
+    return error("--threads {} is out of range (0 for all cores, or 1..1024)", options.n_threads);
+  }
   e->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int32_t>(kDefaultMaxCtx, static_cast<int32_t>(spec.n_ctx_train));
   if (e->n_ctx_ <= 0) return error("{}: the model gives no context length: pass --ctx", options.model_path);
   e->n_seq_max_ = std::max(1, options.n_seq);
@@ -126,9 +142,12 @@ Status Engine::forward(std::span<const model::SequenceInput> batch, float* logit
 
 Result<std::vector<float>> Engine::decode(std::span<const DecodeRequest> requests) {
   // Validate everything before running anything.
+  std::set<int32_t> named;
   for (const DecodeRequest& r : requests) {
     auto it = seqs_.find(r.seq);
     if (it == seqs_.end()) return error("unknown sequence {}", r.seq);
+    if (!named.insert(r.seq).second) return error("sequence {} appears twice in one batch", r.seq);
+    if (r.tokens.empty()) return error("a request for sequence {} has no tokens", r.seq);
     const int64_t total = static_cast<int64_t>(it->second.n_past) + static_cast<int64_t>(r.tokens.size());
     if (total > n_ctx_) {
       return error("{} tokens do not fit the context of {} ({} already in it, {} new): use a "
@@ -186,6 +205,7 @@ Result<std::vector<float>> Engine::decode(std::span<const DecodeRequest> request
       seqs_[requests[i].seq].n_past += static_cast<int32_t>(n);
     }
   }
+  if (per_request.size() == 1) return std::move(per_request.front());
   for (auto& v : per_request) out.insert(out.end(), v.begin(), v.end());
   return out;
 }

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "core/status.h"
+
 namespace flint::runtime {
 
 int32_t Sampler::argmax(std::span<const float> logits, std::span<const int32_t> banned) {
@@ -35,9 +37,11 @@ int32_t Sampler::sample(std::span<const float> logits_in, std::span<const int32_
     l -= params_.presence_penalty + params_.frequency_penalty * static_cast<float>(n);
   }
 
+  FLINT_CHECK(!logits.empty());
   int32_t chosen;
-  if (params_.temperature <= 0.0f) {
-    chosen = argmax(logits);
+  const int32_t best = argmax(logits);
+  if (params_.temperature <= 0.0f || !std::isfinite(logits[static_cast<size_t>(best)])) {
+    chosen = best;  // greedy, or nothing finite left to sample from
   } else {
     // Candidates sorted by logit; top-k, then softmax at the temperature, top-p, min-p.
     std::vector<int32_t> ids(logits.size());

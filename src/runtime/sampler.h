@@ -30,6 +30,8 @@ class Sampler {
   int32_t sample(std::span<const float> logits, std::span<const int32_t> banned = {});
   // Tokens the penalties should see (e.g. the prompt).
   void accept(int32_t token) { history_.push_back(token); }
+  // Replaces what the penalties see (e.g. the tokens now in a sequence's cache).
+  void set_history(std::span<const int32_t> tokens) { history_.assign(tokens.begin(), tokens.end()); }
 
   static int32_t argmax(std::span<const float> logits, std::span<const int32_t> banned = {});
 

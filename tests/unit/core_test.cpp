@@ -1,6 +1,7 @@
 #include <atomic>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -63,6 +64,20 @@ TEST(ThreadPool, CoversTheRangeExactlyOnce) {
     });
     for (auto& h : hits) EXPECT_EQ(h.load(), 1);
   }
+}
+
+TEST(ThreadPool, AnExceptionReachesTheCallerAfterEveryWorkerStops) {
+  ThreadPool pool(3);
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.parallel_for(1000, 1, [&](int64_t b, int64_t) {
+    ran++;
+    if (b == 10) throw std::runtime_error("boom");
+  }), std::runtime_error);
+  EXPECT_GE(ran.load(), 11);  // how many more ran before the others noticed depends on timing
+  // The pool is still usable.
+  std::atomic<int64_t> sum{0};
+  pool.parallel_for(100, 7, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) sum += i; });
+  EXPECT_EQ(sum.load(), 4950);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Runtime pieces without fixtures: the sampler, generation with stop strings and streaming, and
 // the engine on a model flint generates itself.
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -169,6 +170,31 @@ TEST_F(RuntimeEngine, APromptLongerThanTheContextIsAnErrorNotATruncation) {
   EXPECT_NE(logits.status().message().find("do not fit the context of 32"), std::string::npos)
       << logits.status().message();
   EXPECT_EQ(e->sequence_length(*seq), 0);
+}
+
+TEST_F(RuntimeEngine, BadBatchesAreErrorsAndChangeNothing) {
+  std::unique_ptr<Engine> e = load(64);
+  Result<int32_t> seq = e->add_sequence();
+  const std::vector<int32_t> tokens = {1, 70, 71};
+  const DecodeRequest twice[] = {{.seq = *seq, .tokens = tokens}, {.seq = *seq, .tokens = tokens}};
+  Result<std::vector<float>> r = e->decode(twice);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("appears twice"), std::string::npos) << r.status().message();
+  const DecodeRequest empty{.seq = *seq, .tokens = {}};
+  r = e->decode({&empty, 1});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("no tokens"), std::string::npos);
+  EXPECT_EQ(e->sequence_length(*seq), 0);
+  Result<std::unique_ptr<Engine>> bad = Engine::load({.model_path = path_, .n_ctx = -5, .progress = false});
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("must be positive"), std::string::npos);
+}
+
+TEST(RuntimeSampler, NonFiniteLogitsFallBackToTheBestToken) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> logits = {1.0f, inf, 0.5f};
+  Sampler s({.temperature = 0.8f, .seed = 3});
+  EXPECT_EQ(s.sample(logits), 1);
 }
 
 }  // namespace
