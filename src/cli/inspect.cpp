@@ -56,6 +56,17 @@ TokenizerSummary summarize_tokenizer(const gguf::GgufFile& f) {
   return t;
 }
 
+// Tensor count and bytes per type name.
+std::map<std::string, std::pair<int, uint64_t>> totals_by_type(const gguf::GgufFile& f) {
+  std::map<std::string, std::pair<int, uint64_t>> by_type;
+  for (const gguf::TensorInfo& t : f.tensors()) {
+    auto& row = by_type[std::string(dtype_name(t.type))];
+    row.first++;
+    row.second += t.n_bytes;
+  }
+  return by_type;
+}
+
 nlohmann::json to_json(const gguf::GgufFile& f, const Result<model::ModelSpec>& spec,
                        const TokenizerSummary& tok) {
   using nlohmann::json;
@@ -99,17 +110,13 @@ nlohmann::json to_json(const gguf::GgufFile& f, const Result<model::ModelSpec>& 
   if (tok.add_bos) j["tokenizer"]["add_bos"] = *tok.add_bos;
   if (tok.add_eos) j["tokenizer"]["add_eos"] = *tok.add_eos;
   json tensors = json::array();
-  std::map<std::string, std::pair<int, uint64_t>> by_type;
   for (const gguf::TensorInfo& t : f.tensors()) {
     tensors.push_back({{"name", t.name}, {"type", dtype_name(t.type)}, {"shape", t.shape},
                        {"bytes", t.n_bytes}, {"offset", f.data_offset() + t.offset}});
-    auto& row = by_type[std::string(dtype_name(t.type))];
-    row.first++;
-    row.second += t.n_bytes;
   }
   j["tensors"] = tensors;
   json totals = json::object();
-  for (const auto& [type, v] : by_type) totals[type] = {{"tensors", v.first}, {"bytes", v.second}};
+  for (const auto& [type, v] : totals_by_type(f)) totals[type] = {{"tensors", v.first}, {"bytes", v.second}};
   j["totals_by_type"] = totals;
   return j;
 }
@@ -140,14 +147,11 @@ void print_text(const gguf::GgufFile& f, const Result<model::ModelSpec>& spec,
   if (tok.add_bos) fmt::print("  add_bos {}\n", *tok.add_bos ? "yes" : "no");
 
   fmt::print("\n{:<40} {:<8} {:>24} {:>12}\n", "tensor", "type", "shape", "bytes");
-  std::map<std::string, std::pair<int, uint64_t>> by_type;
   for (const gguf::TensorInfo& t : f.tensors()) {
     fmt::print("{:<40} {:<8} {:>24} {:>12}\n", t.name, dtype_name(t.type), shape_string(t.shape),
                t.n_bytes);
-    auto& row = by_type[std::string(dtype_name(t.type))];
-    row.first++;
-    row.second += t.n_bytes;
   }
+  const auto by_type = totals_by_type(f);
   uint64_t total = 0;
   for (const auto& [type, v] : by_type) total += v.second;
   fmt::print("\ntotals by type\n");
