@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <limits>
 #include <set>
+#include <string>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -76,7 +79,9 @@ class RuntimeEngine : public ::testing::Test {
       o.shape.n_vocab = 300;
       o.ftype = model::FileType::Q8_0;
       o.seed = 9;
-      o.output = path_ + ".tmp";
+      // ctest runs each test case as its own process, several at once: each writes its own
+      // temporary file and renames it into place atomically.
+      o.output = path_ + ".tmp." + std::to_string(::getpid());
       o.progress = false;
       ASSERT_TRUE(model::generate_model(o).is_ok());
       std::filesystem::rename(o.output, path_);
