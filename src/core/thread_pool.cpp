@@ -1,9 +1,24 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace flint {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// How long a worker keeps polling for the next job before it sleeps.
+constexpr auto kSpin = std::chrono::microseconds(1000);
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -13,27 +28,22 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mu_);
-    stop_ = true;
+    stop_.store(true);
   }
-  work_cv_.notify_all();
+  wake_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
 
 void ThreadPool::run_chunks() {
   for (;;) {
-    int64_t begin;
-    {
-      std::lock_guard lock(mu_);
-      if (next_ >= n_) return;
-      begin = next_;
-      next_ = std::min(n_, next_ + grain_);
-    }
+    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= n_) return;
     try {
       (*fn_)(begin, std::min(n_, begin + grain_));
     } catch (...) {
       std::lock_guard lock(mu_);
       if (!error_) error_ = std::current_exception();
-      next_ = n_;  // hand out no more chunks
+      next_.store(n_, std::memory_order_relaxed);  // hand out no more chunks
     }
   }
 }
@@ -41,19 +51,24 @@ void ThreadPool::run_chunks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      ++active_;
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    if (g == seen && !stop_.load(std::memory_order_relaxed)) {
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      for (int i = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++i) {
+        if (stop_.load(std::memory_order_relaxed)) break;
+        cpu_relax();
+        if ((i & 1023) == 1023 && std::chrono::steady_clock::now() > until) {
+          std::unique_lock lock(mu_);
+          ++sleepers_;
+          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
+          --sleepers_;
+        }
+      }
     }
+    if (stop_.load()) return;
+    seen = g;
     run_chunks();
-    {
-      std::lock_guard lock(mu_);
-      --active_;
-    }
-    done_cv_.notify_all();
+    pending_.fetch_sub(1, std::memory_order_release);
   }
 }
 
@@ -65,25 +80,22 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
+  fn_ = &fn;
+  n_ = n;
+  grain_ = grain;
+  error_ = nullptr;
+  next_.store(0, std::memory_order_relaxed);
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    grain_ = grain;
-    next_ = 0;
-    error_ = nullptr;
-    ++generation_;
+    if (sleepers_ > 0) wake_.notify_all();
   }
-  work_cv_.notify_all();
   run_chunks();
-  std::exception_ptr error;
-  {
-    std::unique_lock lock(mu_);
-    done_cv_.wait(lock, [&] { return next_ >= n_ && active_ == 0; });
-    fn_ = nullptr;
-    error = std::exchange(error_, nullptr);
-  }
-  if (error) std::rethrow_exception(error);
+  // Every worker checks in for every job, so fn stays alive until the last one is done with it.
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  fn_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 }  // namespace flint

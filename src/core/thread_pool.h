@@ -1,7 +1,12 @@
 // ThreadPool: a fixed set of workers that run parallel_for over an index range.
 // Passed explicitly to whatever needs it (no global pool).
+//
+// A forward pass makes hundreds of parallel_for calls per token, so handing out a job must cost
+// far less than a thread wake-up: workers spin on the job counter for a while (about a
+// millisecond) after each job before they sleep on a condition variable.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -25,7 +30,7 @@ class ThreadPool {
   // Calls fn(begin, end) on disjoint chunks covering [0, n); returns when all are done.
   // Chunks are handed out dynamically, `grain` indices at a time (at least 1). If fn throws,
   // the remaining chunks are skipped, every worker finishes, and the first exception is rethrown
-  // on the calling thread.
+  // on the calling thread. Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
@@ -33,17 +38,19 @@ class ThreadPool {
   void run_chunks();
 
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int active_ = 0;
-  // The job in flight.
+  // The job in flight: written by the caller before generation_ is bumped (release), read by
+  // workers after they see the new generation (acquire).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  int64_t next_ = 0;
+  std::atomic<int64_t> next_{0};         // next chunk to hand out
+  std::atomic<int> pending_{0};          // workers that have not finished this job
+  std::atomic<uint64_t> generation_{0};  // bumped once per job
+  std::atomic<bool> stop_{false};
+  // Sleeping workers and the first exception of the job.
+  std::mutex mu_;
+  std::condition_variable wake_;
+  int sleepers_ = 0;
   std::exception_ptr error_;
 };
 

@@ -4,9 +4,9 @@
 //
 // Gates (README 2.6): mean KL(llama.cpp || flint) <= 1e-5 for F32/F16 files and <= 1e-3 for
 // quantized ones (MIX included); top-1 >= 99% over positions whose reference top1_margin >= 0.05;
-// greedy identical up to the first step whose reference margin is < 0.01 (0.02 for quantized
-// files, see greedy_min_margin), and, with llama.cpp's tokens fed back (teacher forcing), the
-// same choice at every step whose reference margin is above that.
+// greedy identical up to the first step whose reference margin is < 0.01, and, with llama.cpp's
+// tokens fed back (teacher forcing), the same choice at every step whose reference margin is
+// above that.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -90,14 +90,12 @@ std::string case_name(const ::testing::TestParamInfo<FileCase>& info) {
 double kl_gate(const FileCase& c) { return is_float_file(c) ? 1e-5 : 1e-3; }
 constexpr double kTop1Gate = 0.99;
 constexpr double kTop1MinMargin = 0.05;
-// Greedy steps are compared while llama.cpp's own margin (top1 - top2) is at least this. F32/F16
-// files: 0.01, the issue's gate. Quantized files: 0.02. flint rounds activations the way
-// llama.cpp's CPU backend does (backend/cpu/activation.h), which brought every quantized file but
-// one within 0.01 (with float32 activations, steps decided by 0.02 flipped); llama-tiny-Q6_K's
-// step 17 (margin 0.014) still flips: llama.cpp sums K-quant dot products in integers per block
-// (and repacks some types on AVX-512), flint sums dequantized floats. Integer dot products come
-// with the SIMD kernels (issue 5); then this returns to 0.01.
-double greedy_min_margin(const FileCase& c) { return is_float_file(c) ? 0.01 : 0.02; }
+// Greedy steps are compared while llama.cpp's own margin (top1 - top2) is at least this, for every
+// file. It holds on quantized files because flint multiplies as llama.cpp's CPU backend does:
+// activations quantized to the weight type's partner format (Q8_K, Q8_0, ...) and integer dot
+// products within each block (backend/cpu/kernels.h); with dequantized float weights,
+// llama-tiny-Q6_K's step 17 (margin 0.014) flipped.
+double greedy_min_margin(const FileCase&) { return 0.01; }
 constexpr double kConsistencyGate = 1e-4;  // max |Δlogit| between two ways of running the same tokens
 
 // The strict settings of the references: F32 KV, n_ctx 2048, 2 threads.

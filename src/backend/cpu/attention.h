@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "backend/cpu/kernels.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 
@@ -44,7 +45,11 @@ struct AttentionShape {
 // out: [n, n_head * head_dim] = softmax(q k^T * scale, causal) v for the sequence's n tokens at
 // positions pos0 .. pos0 + n - 1, whose keys/values (and all earlier ones) are in the cache.
 // Query head h reads KV head h / (n_head / n_head_kv).
+// The first form uses the best kernel family for this CPU.
 void attention(ThreadPool& pool, const PagedKvLayer& kv, std::span<const int32_t> block_table,
                const float* q, int32_t pos0, int64_t n, const AttentionShape& shape, float* out);
+void attention(ThreadPool& pool, const KernelSet& kernels, const PagedKvLayer& kv,
+               std::span<const int32_t> block_table, const float* q, int32_t pos0, int64_t n,
+               const AttentionShape& shape, float* out);
 
 }  // namespace flint::cpu

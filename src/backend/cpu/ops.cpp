@@ -20,7 +20,8 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t 
   }
 }
 
-void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x_in, float* y, int64_t n_tokens) {
+void matmul_reference(ThreadPool& pool, const WeightMatrix& w, const float* x_in, float* y,
+                      int64_t n_tokens) {
   const int64_t k = w.n_in;
   // Sum granularity: the weight's block (32 or 256 values); plain float types in 32s.
   const int64_t block = std::max<int64_t>(32, dtype_info(w.type).block_elems);

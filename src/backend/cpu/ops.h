@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/weights.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
@@ -14,10 +15,21 @@ namespace flint::cpu {
 // y = x / rms(x) * w, per row. x, y: [n_rows, n]; w: [n].
 void rms_norm(const float* x, const float* w, float* y, int64_t n_rows, int64_t n, float eps);
 
-// y[t] = W x[t] for each token: x [n_tokens, w.n_in] -> y [n_tokens, w.n_out]. Weights are
-// dequantized a row at a time; activations are first rounded the way llama.cpp's CPU backend
-// rounds them for that weight type (activation.h); the products are summed in float32.
+// y[t] = W x[t] for each token: x [n_tokens, w.n_in] -> y [n_tokens, w.n_out]. The activations
+// are first quantized the way llama.cpp's CPU backend does for that weight type (kernels.h), then
+// the kernel family multiplies them with the weights in their block format, rows split over the
+// pool. The first form uses the best family for this CPU.
 void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, int64_t n_tokens);
+void matmul(ThreadPool& pool, const KernelSet& kernels, const WeightMatrix& w, const float* x,
+            float* y, int64_t n_tokens);
+// True when matmul handles weights of `type`.
+bool matmul_supports(DType type);
+
+// The reference the kernels are tested against: weights dequantized a row at a time by quant/
+// (bit-exact with ggml), activations rounded as llama.cpp rounds them (activation.h), products
+// summed exactly within a block and in float32 across blocks. Slow; for tests and checks.
+void matmul_reference(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y,
+                      int64_t n_tokens);
 
 // Embedding lookup: out [n_tokens, w.n_in] = rows `ids` of w.
 Status get_rows(const WeightMatrix& w, std::span<const int32_t> ids, float* out);

@@ -1,0 +1,45 @@
+// Small AVX2 helpers shared by the AVX2 kernel files (internal to backend/cpu; include only from
+// files built with -mavx2 -mfma -mf16c).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+
+namespace flint::cpu::avx2 {
+
+inline float hsum(__m256 v) {
+  __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_add_ss(x, _mm_movehdup_ps(x));
+  return _mm_cvtss_f32(x);
+}
+
+// The IEEE half at p (any alignment) as a float.
+inline float load_h(const uint8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// Q4_K / Q5_K's 12 bytes of 6-bit (scale, min) pairs as 8 scales and 8 mins, one byte each
+// (sc[0] holds pairs 0-3, sc[1] pairs 4-7). Pairs 0-3: low 6 bits of bytes 0-3 (scales) and 4-7
+// (mins). Pairs 4-7: low 4 bits in bytes 8-11 (scale low nibble, min high nibble), top 2 bits in
+// the top 2 bits of bytes 0-3 / 4-7.
+inline void k4_scales(const uint8_t* q, uint32_t sc[2], uint32_t m[2]) {
+  uint32_t w[3];
+  memcpy(w, q, 12);
+  sc[0] = w[0] & 0x3f3f3f3fu;
+  m[0] = w[1] & 0x3f3f3f3fu;
+  sc[1] = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
+  m[1] = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
+}
+
+// Fused matrix-vector kernels for 1..4 tokens (kernels_avx2_direct.cpp); false when `a.type` or
+// the token count has none.
+bool direct_gemm_fused(const GemmArgs& a);
+
+}  // namespace flint::cpu::avx2

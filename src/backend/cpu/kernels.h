@@ -1,0 +1,75 @@
+// The CPU kernel families behind matmul and attention: one KernelSet per instruction set, all
+// computing the same thing (the scalar family is the portable build of the same algorithms and
+// the reference the others are tested against; quant/ holds the bit-exact dequantizers).
+//
+// A matmul y = W x runs in two steps: the activation rows are quantized into the format llama.cpp
+// pairs with the weight type (act_format; Q8_K for the K-quants, Q8_0/Q8_1 for the 32-value
+// formats, F16/BF16-rounded floats for those weights), then `gemm` computes rows [r0, r1) of y
+// for every token, decoding each weight block once per row tile and reusing it across tokens.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cpu/cpu_features.h"
+#include "backend/cpu/qformats.h"
+#include "core/dtype.h"
+
+namespace flint::cpu {
+
+// The activation format of `weight_type`, or false when no kernel multiplies that type.
+bool act_format_for(DType weight_type, ActFormat* format);
+// Bytes of one activation row of n values (n a multiple of the weight's block size).
+uint64_t act_row_bytes(ActFormat format, int64_t n);
+
+struct GemmArgs {
+  DType type = DType::F32;
+  const uint8_t* w = nullptr;  // [n_out][w_row_bytes], rows in the file's block format
+  uint64_t w_row_bytes = 0;
+  int64_t n_in = 0;            // values per row
+  const uint8_t* x = nullptr;  // [n_tok][x_row_bytes], in act_format_for(type)
+  uint64_t x_row_bytes = 0;
+  int64_t n_tok = 0;
+  float* y = nullptr;          // y[t * y_stride + r]
+  int64_t y_stride = 0;
+  int64_t r0 = 0, r1 = 0;      // the rows to compute
+  int tile_rows = 1;           // gemm_tile_rows(type, n_in)
+  uint8_t* scratch = nullptr;  // gemm_scratch_bytes(type, n_in) bytes, this thread's own
+};
+
+// Rows decoded together when many tokens share a call (their panels stay in L2), and the bytes
+// of scratch that takes.
+int gemm_tile_rows(DType type, int64_t n_in);
+size_t gemm_scratch_bytes(DType type, int64_t n_in);
+
+struct KernelSet {
+  Isa isa;
+  // x: [n] -> n / 256 blocks (n a multiple of 256).
+  void (*quantize_q8k)(const float* x, ActQ8K* out, int64_t n);
+  // x: [n] -> n / 32 blocks.
+  void (*quantize_q8b)(const float* x, ActQ8B* out, int64_t n);
+  // out[i] = x[i] rounded to F16 / BF16 (kept as float32).
+  void (*round_f16)(const float* x, float* out, int64_t n);
+  void (*round_bf16)(const float* x, float* out, int64_t n);
+  // False when `type` has no kernel (the caller checked act_format_for first).
+  bool (*gemm)(const GemmArgs& args);
+
+  // Attention over F16 or F32 cached rows (see attention.h for the layout).
+  // scores[j] = scale * dot(q, k_j) for n rows k_j (row j at rows + j * stride bytes), d values.
+  void (*dot_rows_f16)(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                       float scale, float* scores);
+  void (*dot_rows_f32)(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                       float scale, float* scores);
+  // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
+  float (*exp_shift)(float* x, int64_t n, float shift);
+  // out[0..d) += a * row.
+  void (*axpy_f16)(float a, const uint8_t* row, int32_t d, float* out);
+  void (*axpy_f32)(float a, const uint8_t* row, int32_t d, float* out);
+};
+
+// The kernels for `isa`, or nullptr when this binary or CPU has none.
+const KernelSet* kernels_for(Isa isa);
+// The kernels of best_isa().
+const KernelSet& best_kernels();
+
+}  // namespace flint::cpu

@@ -1,0 +1,210 @@
+// The AArch64 kernel family: NEON with the DotProd extension (SDOT: 4 int8 products summed into
+// each int32 lane) and half-precision conversions; DGX Spark, RTX Spark and Apple cores all have
+// both. Built with -march=armv8.2-a+dotprod+fp16 and run only where the auxiliary vector reports
+// them. Weight levels are at most 127, so the unsigned panels multiply as signed bytes.
+#include <arm_neon.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernel_families.h"
+
+namespace flint::cpu::neon {
+namespace {
+
+struct Acc {
+  float32x4_t v;
+  float s;
+};
+inline Acc acc_zero() { return {vdupq_n_f32(0.0f), 0.0f}; }
+inline float acc_total(const Acc& a) { return vaddvq_f32(a.v) + a.s; }
+inline float h2f(uint16_t h) {
+  __fp16 f;
+  memcpy(&f, &h, 2);
+  return static_cast<float>(f);
+}
+inline uint16_t f2h(float x) {
+  const __fp16 f = static_cast<__fp16>(x);  // round to nearest even
+  uint16_t h;
+  memcpy(&h, &f, 2);
+  return h;
+}
+
+inline void dot_k(const KPanel& p, const uint8_t* act, Acc& acc) {
+  const auto& a = *reinterpret_cast<const ActQ8K*>(act);
+  int32x4_t isum = vdupq_n_s32(0);
+  for (int g = 0; g < 16; ++g) {
+    const int8x16_t u = vreinterpretq_s8_u8(vld1q_u8(p.u + 16 * g));
+    const int8x16_t x = vld1q_s8(a.q + 16 * g);
+    isum = vmlaq_n_s32(isum, vdotq_s32(vdupq_n_s32(0), u, x), p.sc[g]);
+  }
+  int32x4_t corr = vmull_s16(vld1_s16(p.corr), vld1_s16(a.bsums));
+  corr = vmlal_s16(corr, vld1_s16(p.corr + 4), vld1_s16(a.bsums + 4));
+  corr = vmlal_s16(corr, vld1_s16(p.corr + 8), vld1_s16(a.bsums + 8));
+  corr = vmlal_s16(corr, vld1_s16(p.corr + 12), vld1_s16(a.bsums + 12));
+  acc.v = vfmaq_n_f32(acc.v, vcvtq_f32_s32(isum), p.d * a.d);
+  acc.v = vfmsq_n_f32(acc.v, vcvtq_f32_s32(corr), p.dcorr * a.d);
+}
+
+template <bool kSigned>
+inline void dot_l(const LPanel& p, const uint8_t* act, Acc& acc) {
+  const auto* a = reinterpret_cast<const ActQ8B*>(act);
+  for (int b = 0; b < p.n_blocks; ++b) {
+    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(p.q + 32 * b), vld1q_s8(a[b].q));
+    s = vdotq_s32(s, vld1q_s8(p.q + 32 * b + 16), vld1q_s8(a[b].q + 16));
+    const float dd = p.d[b] * a[b].d;
+    acc.v = vfmaq_n_f32(acc.v, vcvtq_f32_s32(s), dd);
+    if constexpr (!kSigned) acc.s += dd * static_cast<float>(-p.off * a[b].qsum) + p.m[b] * a[b].s;
+  }
+}
+
+inline void dot_f(const FPanel& p, const uint8_t* act, Acc& acc) {
+  const auto* x = reinterpret_cast<const float*>(act);
+  float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0), s2 = vdupq_n_f32(0), s3 = vdupq_n_f32(0);
+  int i = 0;
+  for (; i + 16 <= p.n; i += 16) {
+    s0 = vfmaq_f32(s0, vld1q_f32(p.w + i), vld1q_f32(x + i));
+    s1 = vfmaq_f32(s1, vld1q_f32(p.w + i + 4), vld1q_f32(x + i + 4));
+    s2 = vfmaq_f32(s2, vld1q_f32(p.w + i + 8), vld1q_f32(x + i + 8));
+    s3 = vfmaq_f32(s3, vld1q_f32(p.w + i + 12), vld1q_f32(x + i + 12));
+  }
+  for (; i + 4 <= p.n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(p.w + i), vld1q_f32(x + i));
+  acc.v = vaddq_f32(acc.v, vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+  for (; i < p.n; ++i) acc.s += p.w[i] * x[i];
+}
+
+inline bool direct_gemm(const GemmArgs&) { return false; }
+
+#include "backend/cpu/kernels_impl.inc"
+
+void quantize_q8k(const float* x, ActQ8K* out, int64_t n) { quantize_q8k_portable(x, out, n); }
+void quantize_q8b(const float* x, ActQ8B* out, int64_t n) { quantize_q8b_portable(x, out, n); }
+
+void round_f16(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+  for (; i < n; ++i) out[i] = h2f(f2h(x[i]));
+}
+
+inline float round_bf16_1(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
+    u = ((u >> 16) | 64) << 16;
+  } else {
+    u = ((u + (0x7FFFu + ((u >> 16) & 1))) >> 16) << 16;
+  }
+  memcpy(&f, &u, 4);
+  return f;
+}
+void round_bf16(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = round_bf16_1(x[i]);
+}
+
+bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
+
+inline float32x4_t load4_f16(const uint8_t* p) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
+}
+
+void dot_rows_f16(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                  float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* r = rows + j * stride;
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    int32_t i = 0;
+    for (; i + 8 <= d; i += 8) {
+      s0 = vfmaq_f32(s0, vld1q_f32(q + i), load4_f16(r + 2 * i));
+      s1 = vfmaq_f32(s1, vld1q_f32(q + i + 4), load4_f16(r + 2 * i + 8));
+    }
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < d; ++i) s += q[i] * h2f(rd16(r + 2 * i));
+    scores[j] = s * scale;
+  }
+}
+
+void dot_rows_f32(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                  float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    const auto* r = reinterpret_cast<const float*>(rows + j * stride);
+    float32x4_t s0 = vdupq_n_f32(0);
+    int32_t i = 0;
+    for (; i + 4 <= d; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(q + i), vld1q_f32(r + i));
+    float s = vaddvq_f32(s0);
+    for (; i < d; ++i) s += q[i] * r[i];
+    scores[j] = s * scale;
+  }
+}
+
+// exp(x) as in the AVX2 family: x = n ln2 + r, a degree-6 polynomial for e^r, 2^n by exponent.
+inline float32x4_t exp4(float32x4_t x) {
+  const float32x4_t lo = vdupq_n_f32(-87.0f);
+  const uint32x4_t below = vcltq_f32(x, lo);
+  x = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(88.0f));
+  const float32x4_t fx = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+  float32x4_t r = vfmsq_n_f32(x, fx, 0.693359375f);
+  r = vfmsq_n_f32(r, fx, -2.12194440e-4f);
+  float32x4_t y = vdupq_n_f32(1.9875691500e-4f);
+  y = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), y, r);
+  y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), y, vmulq_f32(r, r));
+  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(fx), vdupq_n_s32(127)), 23);
+  y = vmulq_f32(y, vreinterpretq_f32_s32(e));
+  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), below));
+}
+
+float exp_shift(float* x, int64_t n, float shift) {
+  float32x4_t sum = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vdupq_n_f32(shift)));
+    vst1q_f32(x + i, e);
+    sum = vaddq_f32(sum, e);
+  }
+  float s = vaddvq_f32(sum);
+  if (i < n) {
+    float tail[4] = {};
+    for (int64_t j = i; j < n; ++j) tail[j - i] = x[j] - shift;
+    float out[4];
+    vst1q_f32(out, exp4(vld1q_f32(tail)));
+    for (int64_t j = i; j < n; ++j) {
+      x[j] = out[j - i];
+      s += x[j];
+    }
+  }
+  return s;
+}
+
+void axpy_f16(float a, const uint8_t* row, int32_t d, float* out) {
+  int32_t i = 0;
+  for (; i + 4 <= d; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), load4_f16(row + 2 * i), a));
+  for (; i < d; ++i) out[i] += a * h2f(rd16(row + 2 * i));
+}
+
+void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
+  const auto* r = reinterpret_cast<const float*>(row);
+  int32_t i = 0;
+  for (; i + 4 <= d; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), vld1q_f32(r + i), a));
+  for (; i < d; ++i) out[i] += a * r[i];
+}
+
+}  // namespace
+
+const KernelSet kKernels = {
+    .isa = Isa::kNeonDot,
+    .quantize_q8k = quantize_q8k,
+    .quantize_q8b = quantize_q8b,
+    .round_f16 = round_f16,
+    .round_bf16 = round_bf16,
+    .gemm = gemm,
+    .dot_rows_f16 = dot_rows_f16,
+    .dot_rows_f32 = dot_rows_f32,
+    .exp_shift = exp_shift,
+    .axpy_f16 = axpy_f16,
+    .axpy_f32 = axpy_f32,
+};
+
+}  // namespace flint::cpu::neon

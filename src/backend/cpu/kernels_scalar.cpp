@@ -1,0 +1,115 @@
+// The portable kernel family: plain C++ loops over the same panels and integer sums as the SIMD
+// families (built for the baseline target; the compiler vectorizes what it can). It runs where no
+// SIMD family applies and is what the SIMD families are tested against.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernel_families.h"
+#include "core/half.h"
+
+namespace flint::cpu::scalar {
+namespace {
+
+struct Acc {
+  float sum;
+};
+inline Acc acc_zero() { return {0.0f}; }
+inline float acc_total(const Acc& a) { return a.sum; }
+inline float h2f(uint16_t h) { return fp16_to_fp32(h); }
+inline uint16_t f2h(float f) { return fp32_to_fp16(f); }
+
+inline void dot_k(const KPanel& p, const uint8_t* act, Acc& acc) {
+  const auto& a = *reinterpret_cast<const ActQ8K*>(act);
+  int32_t isum = 0, csum = 0;
+  for (int g = 0; g < 16; ++g) {
+    int32_t s = 0;
+    for (int i = 16 * g; i < 16 * g + 16; ++i) s += static_cast<int32_t>(p.u[i]) * a.q[i];
+    isum += s * p.sc[g];
+    csum += static_cast<int32_t>(p.corr[g]) * a.bsums[g];
+  }
+  acc.sum += a.d * (p.d * static_cast<float>(isum) - p.dcorr * static_cast<float>(csum));
+}
+
+template <bool kSigned>
+inline void dot_l(const LPanel& p, const uint8_t* act, Acc& acc) {
+  const auto* a = reinterpret_cast<const ActQ8B*>(act);
+  for (int b = 0; b < p.n_blocks; ++b) {
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += static_cast<int32_t>(p.q[32 * b + i]) * a[b].q[i];
+    acc.sum += p.d[b] * a[b].d * static_cast<float>(s - p.off * a[b].qsum) + p.m[b] * a[b].s;
+  }
+}
+
+inline void dot_f(const FPanel& p, const uint8_t* act, Acc& acc) {
+  const auto* x = reinterpret_cast<const float*>(act);
+  float s = 0.0f;
+  for (int i = 0; i < p.n; ++i) s += p.w[i] * x[i];
+  acc.sum += s;
+}
+
+inline bool direct_gemm(const GemmArgs&) { return false; }
+
+#include "backend/cpu/kernels_impl.inc"
+
+void quantize_q8k(const float* x, ActQ8K* out, int64_t n) { quantize_q8k_portable(x, out, n); }
+void quantize_q8b(const float* x, ActQ8B* out, int64_t n) { quantize_q8b_portable(x, out, n); }
+void round_f16(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = h2f(f2h(x[i]));
+}
+void round_bf16(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+}
+bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
+
+void dot_rows_f16(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                  float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* r = rows + j * stride;
+    float s = 0.0f;
+    for (int32_t i = 0; i < d; ++i) s += q[i] * h2f(rd16(r + 2 * i));
+    scores[j] = s * scale;
+  }
+}
+void dot_rows_f32(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
+                  float scale, float* scores) {
+  for (int64_t j = 0; j < n; ++j) {
+    const auto* r = reinterpret_cast<const float*>(rows + j * stride);
+    float s = 0.0f;
+    for (int32_t i = 0; i < d; ++i) s += q[i] * r[i];
+    scores[j] = s * scale;
+  }
+}
+float exp_shift(float* x, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - shift);
+    sum += x[i];
+  }
+  return sum;
+}
+void axpy_f16(float a, const uint8_t* row, int32_t d, float* out) {
+  for (int32_t i = 0; i < d; ++i) out[i] += a * h2f(rd16(row + 2 * i));
+}
+void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
+  const auto* r = reinterpret_cast<const float*>(row);
+  for (int32_t i = 0; i < d; ++i) out[i] += a * r[i];
+}
+
+}  // namespace
+
+const KernelSet kKernels = {
+    .isa = Isa::kScalar,
+    .quantize_q8k = quantize_q8k,
+    .quantize_q8b = quantize_q8b,
+    .round_f16 = round_f16,
+    .round_bf16 = round_bf16,
+    .gemm = gemm,
+    .dot_rows_f16 = dot_rows_f16,
+    .dot_rows_f32 = dot_rows_f32,
+    .exp_shift = exp_shift,
+    .axpy_f16 = axpy_f16,
+    .axpy_f32 = axpy_f32,
+};
+
+}  // namespace flint::cpu::scalar

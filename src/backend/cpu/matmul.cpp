@@ -1,0 +1,81 @@
+// y = W x through the kernel families: quantize the activations once (llama.cpp's partner format
+// for the weight type), then split W's rows over the thread pool.
+#include <algorithm>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
+#include "core/status.h"
+
+namespace flint::cpu {
+namespace {
+
+// Each thread's decode scratch and the caller's activation buffer grow to the largest call and
+// are reused: a forward pass makes hundreds of matmul calls.
+std::vector<uint8_t>& thread_buffer(int which) {
+  thread_local std::vector<uint8_t> buffers[2];
+  return buffers[which];
+}
+
+void quantize_rows(ThreadPool& pool, const KernelSet& ks, ActFormat f, const float* x, int64_t n_tokens,
+                   int64_t k, uint8_t* out, uint64_t row_bytes) {
+  auto one = [&](int64_t t) {
+    const float* xt = x + t * k;
+    uint8_t* o = out + static_cast<uint64_t>(t) * row_bytes;
+    switch (f) {
+      case ActFormat::kF32: std::copy(xt, xt + k, reinterpret_cast<float*>(o)); break;
+      case ActFormat::kF16: ks.round_f16(xt, reinterpret_cast<float*>(o), k); break;
+      case ActFormat::kBF16: ks.round_bf16(xt, reinterpret_cast<float*>(o), k); break;
+      case ActFormat::kQ8B: ks.quantize_q8b(xt, reinterpret_cast<ActQ8B*>(o), k); break;
+      case ActFormat::kQ8K: ks.quantize_q8k(xt, reinterpret_cast<ActQ8K*>(o), k); break;
+    }
+  };
+  if (n_tokens < 8) {
+    for (int64_t t = 0; t < n_tokens; ++t) one(t);
+    return;
+  }
+  pool.parallel_for(n_tokens, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) one(t);
+  });
+}
+
+}  // namespace
+
+bool matmul_supports(DType type) {
+  ActFormat f;
+  return act_format_for(type, &f);
+}
+
+void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const float* x, float* y,
+            int64_t n_tokens) {
+  if (n_tokens <= 0 || w.n_out <= 0) return;
+  ActFormat f = ActFormat::kF32;
+  FLINT_CHECK(act_format_for(w.type, &f));  // types are checked when weights are bound
+  const int64_t k = w.n_in;
+  const uint64_t x_row = act_row_bytes(f, k);
+  std::vector<uint8_t>& act = thread_buffer(0);
+  act.resize(static_cast<size_t>(x_row * static_cast<uint64_t>(n_tokens)));
+  quantize_rows(pool, ks, f, x, n_tokens, k, act.data(), x_row);
+
+  const int tile = gemm_tile_rows(w.type, k);
+  const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
+  // Contiguous row chunks, several per thread so a slow thread does not hold up the rest; whole
+  // tiles when many tokens share the call.
+  int64_t grain = std::max<int64_t>(1, w.n_out / (8 * pool.size()));
+  if (n_tokens > 4) grain = (grain + tile - 1) / tile * tile;
+  pool.parallel_for(w.n_out, grain, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t>& buf = thread_buffer(1);
+    if (buf.size() < scratch) buf.resize(scratch);
+    const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
+                        .x = act.data(), .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
+                        .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
+                        .scratch = buf.data()};
+    FLINT_CHECK(ks.gemm(args));
+  });
+}
+
+void matmul(ThreadPool& pool, const WeightMatrix& w, const float* x, float* y, int64_t n_tokens) {
+  matmul(pool, best_kernels(), w, x, y, n_tokens);
+}
+
+}  // namespace flint::cpu

@@ -1,0 +1,244 @@
+// Every CPU kernel family this machine can run (scalar always; AVX2 on x86, NEON+dotprod on Arm)
+// against the reference: matmul for every weight type on random data, the activation
+// quantizers, the exp used by softmax, and paged attention.
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/activation.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
+#include "core/half.h"
+#include "quant/quant.h"
+
+namespace flint::cpu {
+namespace {
+
+std::vector<const KernelSet*> families() {
+  std::vector<const KernelSet*> out;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kNeonDot}) {
+    if (const KernelSet* k = kernels_for(isa)) out.push_back(k);
+  }
+  return out;
+}
+
+std::vector<float> gaussian(size_t n, uint32_t seed, float outlier_every = 0) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = dist(rng);
+    if (outlier_every > 0 && i % static_cast<size_t>(outlier_every) == 7) v[i] *= 12.0f;
+  }
+  return v;
+}
+
+// sqrt(sum (a - b)^2 / sum b^2)
+double normalized_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    den += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+struct Matrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+
+Matrix random_matrix(DType type, int64_t n_in, int64_t n_out, uint32_t seed) {
+  Matrix m;
+  const std::vector<float> f = gaussian(static_cast<size_t>(n_in * n_out), seed, 53);
+  const uint64_t row = *dtype_row_bytes(type, static_cast<uint64_t>(n_in));
+  m.bytes.resize(row * static_cast<uint64_t>(n_out));
+  for (int64_t r = 0; r < n_out; ++r) {
+    Status s = quant::quantize_row(type, f.data() + r * n_in, m.bytes.data() + r * row, n_in);
+    EXPECT_TRUE(s.is_ok()) << s.message();
+  }
+  m.w = {.type = type, .data = m.bytes.data(), .n_in = n_in, .n_out = n_out, .row_bytes = row};
+  return m;
+}
+
+constexpr DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0,   DType::Q4_1,
+                            DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K,   DType::Q3_K,
+                            DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::MXFP4};
+
+class MatmulKernels : public ::testing::TestWithParam<DType> {};
+
+TEST_P(MatmulKernels, EveryFamilyMatchesTheReference) {
+  const DType type = GetParam();
+  ASSERT_TRUE(matmul_supports(type));
+  const bool k_quant = dtype_info(type).block_elems == 256;
+  std::vector<int64_t> widths = {256, 768};
+  if (!k_quant) widths.push_back(160);  // a row shorter than a panel's 256 values at the end
+  // Q4_1 and Q5_1 pair with Q8_1, whose s = d * sum(q) llama.cpp stores as F16: the kernels keep
+  // that rounding (it is what llama.cpp computes), the reference sums exact products.
+  const double bound = type == DType::Q4_1 || type == DType::Q5_1 ? 3e-3 : 2e-6;
+  ThreadPool pool(2);
+  for (int64_t n_in : widths) {
+    const Matrix m = random_matrix(type, n_in, 37, static_cast<uint32_t>(n_in) + 11);
+    for (int64_t n_tok : {1, 3, 5, 17}) {  // direct path (<= 4 tokens) and the row-tile path
+      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 99 + static_cast<uint32_t>(n_tok), 41);
+      std::vector<float> ref(static_cast<size_t>(n_tok * m.w.n_out));
+      matmul_reference(pool, m.w, x.data(), ref.data(), n_tok);
+      std::vector<float> scalar_y;
+      for (const KernelSet* ks : families()) {
+        std::vector<float> y(ref.size(), std::nanf(""));
+        matmul(pool, *ks, m.w, x.data(), y.data(), n_tok);
+        const double err = normalized_error(y, ref);
+        EXPECT_LT(err, bound) << dtype_name(type) << " " << isa_name(ks->isa) << " n_in " << n_in
+                             << " tokens " << n_tok;
+        if (ks->isa == Isa::kScalar) {
+          scalar_y = y;
+        } else {
+          EXPECT_LT(normalized_error(y, scalar_y), 2e-6) << isa_name(ks->isa) << " vs scalar";
+        }
+      }
+    }
+  }
+}
+
+// A token's result must not depend on how many tokens share the call (the fused few-token
+// kernels and the row-tile path sum in the same order): otherwise a prompt run as one batch and
+// the same prompt run token by token drift apart, and a near-tie in MoE routing flips.
+TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
+  const DType type = GetParam();
+  ThreadPool pool(2);
+  const Matrix m = random_matrix(type, 512, 29, 3);
+  const int64_t n_tok = 9;
+  const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * 512), 8, 41);
+  for (const KernelSet* ks : families()) {
+    std::vector<float> batch(static_cast<size_t>(n_tok * 29));
+    matmul(pool, *ks, m.w, x.data(), batch.data(), n_tok);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      std::vector<float> one(29);
+      matmul(pool, *ks, m.w, x.data() + t * 512, one.data(), 1);
+      for (int r = 0; r < 29; ++r) {
+        ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(t * 29 + r)])
+            << isa_name(ks->isa) << " token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulKernels, ::testing::ValuesIn(kTypes),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// A quantized activation row must hold exactly llama.cpp's values: the reference (activation.h)
+// gives them as floats.
+TEST(ActivationQuantizers, EveryFamilyGivesLlamaCppsValues) {
+  const std::vector<float> x = gaussian(1024, 5, 29);
+  std::vector<float> want_k(x.size()), want_b(x.size());
+  round_activations(DType::Q4_K, x.data(), want_k.data(), 1024);
+  round_activations(DType::Q8_0, x.data(), want_b.data(), 1024);
+  for (const KernelSet* ks : families()) {
+    std::vector<ActQ8K> k(4);
+    ks->quantize_q8k(x.data(), k.data(), 1024);
+    std::vector<ActQ8B> b(32);
+    ks->quantize_q8b(x.data(), b.data(), 1024);
+    for (int i = 0; i < 1024; ++i) {
+      ASSERT_EQ(k[i / 256].d * k[i / 256].q[i % 256], want_k[i]) << isa_name(ks->isa) << " Q8_K " << i;
+      ASSERT_EQ(b[i / 32].d * b[i / 32].q[i % 32], want_b[i]) << isa_name(ks->isa) << " Q8_0 " << i;
+    }
+    for (int g = 0; g < 64; ++g) {
+      const ActQ8K& blk = k[g / 16];
+      const int want = std::accumulate(blk.q + 16 * (g % 16), blk.q + 16 * (g % 16) + 16, 0);
+      ASSERT_EQ(blk.bsums[g % 16], want);
+    }
+    for (const ActQ8B& blk : b) ASSERT_EQ(blk.qsum, std::accumulate(blk.q, blk.q + 32, 0));
+    std::vector<float> zeros(256, 0.0f);
+    ks->quantize_q8k(zeros.data(), k.data(), 256);
+    EXPECT_EQ(k[0].d, 0.0f);
+    EXPECT_EQ(k[0].bsums[3], 0);
+  }
+}
+
+TEST(ExpKernel, EveryFamilyIsWithinAFewUlpOfStdExp) {
+  std::vector<float> x(1003);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -100.0f + 100.0f * static_cast<float>(i) / 1002.0f;
+  for (const KernelSet* ks : families()) {
+    std::vector<float> y = x;
+    const float sum = ks->exp_shift(y.data(), static_cast<int64_t>(y.size()), 0.5f);
+    double want_sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(static_cast<double>(x[i] - 0.5f));
+      want_sum += want;
+      if (x[i] - 0.5f > -87.0f) {
+        ASSERT_NEAR(y[i], want, 4e-7 * want) << isa_name(ks->isa) << " x " << x[i];
+      } else {
+        ASSERT_LE(y[i], 2e-38f);
+      }
+    }
+    EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum);
+  }
+}
+
+// Attention over a paged cache whose blocks are out of order, against a float64 computation.
+TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
+  const AttentionShape shape{.n_head = 8, .n_head_kv = 2, .head_dim = 64, .scale = 0.125f};
+  const int32_t kv_dim = shape.n_head_kv * shape.head_dim, block = 16, n_pos = 75;
+  const std::vector<int32_t> table = {4, 0, 3, 1, 2};  // positions 0..79
+  for (DType kv_type : {DType::F32, DType::F16}) {
+    const uint64_t eb = kv_type == DType::F16 ? 2 : 4;
+    const uint64_t block_stride = 2ull * block * kv_dim * eb;
+    std::vector<uint8_t> pool_bytes(block_stride * table.size());
+    const PagedKvLayer kv{.type = kv_type, .base = pool_bytes.data(), .block_stride = block_stride,
+                          .block_size = block, .kv_dim = kv_dim};
+    std::vector<float> k = gaussian(static_cast<size_t>(n_pos * kv_dim), 1);
+    std::vector<float> v = gaussian(static_cast<size_t>(n_pos * kv_dim), 2);
+    kv_store(kv, table, 0, n_pos, k.data(), v.data());
+    if (kv_type == DType::F16) {  // the reference sees what the cache keeps
+      for (float& f : k) f = fp16_to_fp32(fp32_to_fp16(f));
+      for (float& f : v) f = fp16_to_fp32(fp32_to_fp16(f));
+    }
+    const int64_t n = 6, pos0 = n_pos - n;  // the last 6 positions attend causally
+    const std::vector<float> q = gaussian(static_cast<size_t>(n * shape.n_head * shape.head_dim), 3);
+    std::vector<double> want(q.size());
+    for (int64_t t = 0; t < n; ++t) {
+      for (int32_t h = 0; h < shape.n_head; ++h) {
+        const int32_t g = h / (shape.n_head / shape.n_head_kv);
+        const float* qh = q.data() + (t * shape.n_head + h) * shape.head_dim;
+        std::vector<double> s(static_cast<size_t>(pos0 + t + 1));
+        double mx = -1e300;
+        for (size_t j = 0; j < s.size(); ++j) {
+          double d = 0;
+          for (int32_t i = 0; i < shape.head_dim; ++i) d += static_cast<double>(qh[i]) * k[j * kv_dim + g * shape.head_dim + i];
+          s[j] = d * shape.scale;
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (double& e : s) sum += (e = std::exp(e - mx));
+        for (int32_t i = 0; i < shape.head_dim; ++i) {
+          double o = 0;
+          for (size_t j = 0; j < s.size(); ++j) o += s[j] / sum * v[j * kv_dim + g * shape.head_dim + i];
+          want[(t * shape.n_head + h) * shape.head_dim + i] = o;
+        }
+      }
+    }
+    ThreadPool tp(2);
+    for (const KernelSet* ks : families()) {
+      std::vector<float> out(q.size());
+      attention(tp, *ks, kv, table, q.data(), static_cast<int32_t>(pos0), n, shape, out.data());
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_NEAR(out[i], want[i], 2e-5) << isa_name(ks->isa) << " " << dtype_name(kv_type) << " " << i;
+      }
+    }
+  }
+}
+
+TEST(CpuFeatures, TheBestFamilyIsAvailableAndNamed) {
+  EXPECT_TRUE(isa_available(best_isa()));
+  EXPECT_EQ(best_kernels().isa, best_isa());
+  EXPECT_FALSE(cpu_features().summary().empty());
+  ASSERT_NE(kernels_for(Isa::kScalar), nullptr);
+}
+
+}  // namespace
+}  // namespace flint::cpu
