@@ -2,6 +2,7 @@
 // against the reference: matmul for every weight type on random data, the activation
 // quantizers, the exp used by softmax, and paged attention.
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
 #include <string>
@@ -234,6 +235,9 @@ TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
 }
 
 TEST(CpuFeatures, TheBestFamilyIsAvailableAndNamed) {
+  std::string names;
+  for (const KernelSet* ks : families()) names += std::string(" ") + isa_name(ks->isa);
+  std::printf("[ kernels  ] cpu: %s; families tested:%s\n", cpu_features().summary().c_str(), names.c_str());
   EXPECT_TRUE(isa_available(best_isa()));
   EXPECT_EQ(best_kernels().isa, best_isa());
   EXPECT_FALSE(cpu_features().summary().empty());
