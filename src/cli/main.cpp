@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   add(add_detokenize);
   add(add_convert_tokenizer);
   add(add_compare);
+  add(add_probe);
+  add(add_bench);
   add(add_cuda_info);
 
   CLI11_PARSE(app, argc, argv);

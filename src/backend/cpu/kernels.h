@@ -62,6 +62,10 @@ struct KernelSet {
                        float scale, float* scores);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
   float (*exp_shift)(float* x, int64_t n, float shift);
+  // Memory probes: a sum over n bytes (n a multiple of 128) that forces every load, and the
+  // STREAM triad a[i] = b[i] + s * c[i].
+  uint64_t (*read_sum)(const uint8_t* p, size_t n);
+  void (*triad)(float* a, const float* b, const float* c, float s, size_t n);
   // out[0..d) += a * row.
   void (*axpy_f16)(float a, const uint8_t* row, int32_t d, float* out);
   void (*axpy_f32)(float a, const uint8_t* row, int32_t d, float* out);

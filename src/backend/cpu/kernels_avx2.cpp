@@ -200,6 +200,155 @@ inline void decode_q8_0_avx2(const uint8_t* b, int n, LPanel& p) {
   }
 }
 
+// The codebooks of IQ4_NL and MXFP4 (x2), as in kernels_impl.inc (which comes later in this file).
+alignas(16) constexpr int8_t kIq4nlAvx2[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+alignas(16) constexpr int8_t kFp4x2Avx2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// Byte j of the result is 0xFF where bit j of the 32 bits at p is set, 0 elsewhere.
+inline __m256i bits_to_bytes(const uint8_t* p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(x)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// 16 packed bytes -> 32 values: value j in the low nibble of byte j, value j + 16 in its high one.
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+}
+
+inline void store32(int8_t* out, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v); }
+
+inline void decode_q4_1_avx2(const uint8_t* b, int n, LPanel& p) {  // d, m, qs[16]
+  p.n_blocks = n / 32;
+  p.off = 0;
+  for (int i = 0; i < p.n_blocks; ++i, b += 20) {
+    p.d[i] = load_h(b);
+    p.m[i] = load_h(b + 2);
+    store32(p.q + 32 * i, nibbles32(b + 4));
+  }
+}
+
+inline void decode_q5_0_avx2(const uint8_t* b, int n, LPanel& p) {  // d, qh[4], qs[16]
+  p.n_blocks = n / 32;
+  p.off = 16;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  for (int i = 0; i < p.n_blocks; ++i, b += 22) {
+    p.d[i] = load_h(b);
+    p.m[i] = 0.0f;
+    store32(p.q + 32 * i, _mm256_or_si256(nibbles32(b + 6), _mm256_and_si256(bits_to_bytes(b + 2), bit4)));
+  }
+}
+
+inline void decode_q5_1_avx2(const uint8_t* b, int n, LPanel& p) {  // d, m, qh[4], qs[16]
+  p.n_blocks = n / 32;
+  p.off = 0;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  for (int i = 0; i < p.n_blocks; ++i, b += 24) {
+    p.d[i] = load_h(b);
+    p.m[i] = load_h(b + 2);
+    store32(p.q + 32 * i, _mm256_or_si256(nibbles32(b + 8), _mm256_and_si256(bits_to_bytes(b + 4), bit4)));
+  }
+}
+
+// A 16-entry int8 codebook indexed by the nibbles (IQ4_NL, MXFP4).
+inline __m256i lookup16(const int8_t* table, __m256i idx) {
+  const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
+  return _mm256_shuffle_epi8(t, idx);
+}
+
+inline void decode_iq4_nl_avx2(const uint8_t* b, int n, LPanel& p) {  // d, qs[16]
+  p.n_blocks = n / 32;
+  p.off = 0;
+  for (int i = 0; i < p.n_blocks; ++i, b += 18) {
+    p.d[i] = load_h(b);
+    p.m[i] = 0.0f;
+    store32(p.q + 32 * i, lookup16(kIq4nlAvx2, nibbles32(b + 2)));
+  }
+}
+
+inline void decode_mxfp4_avx2(const uint8_t* b, int n, LPanel& p) {  // e, qs[16]
+  p.n_blocks = n / 32;
+  p.off = 0;
+  for (int i = 0; i < p.n_blocks; ++i, b += 17) {
+    const uint32_t bits = b[0] < 2 ? 0x00200000u << b[0] : static_cast<uint32_t>(b[0] - 1) << 23;
+    memcpy(&p.d[i], &bits, 4);  // 2^(e - 128): half the scale, the codebook is doubled
+    p.m[i] = 0.0f;
+    store32(p.q + 32 * i, lookup16(kFp4x2Avx2, nibbles32(b + 1)));
+  }
+}
+
+// Q3_K (110 bytes): hmask[32], qs[64], scales[12], d. u = low 2 bits + 4 * high bit.
+inline void decode_q3_k_avx2(const uint8_t* b, int, KPanel& p) {
+  const uint8_t* scales = b + 96;
+  p.d = p.dcorr = load_h(b + 108);
+  for (int g = 0; g < 16; ++g) {
+    const int low = g < 8 ? scales[g] & 0xF : scales[g - 8] >> 4;
+    const int high = (scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+    const int sc = (low | (high << 4)) - 32;
+    p.sc[g] = static_cast<int16_t>(sc);
+    p.corr[g] = static_cast<int16_t>(4 * sc);
+  }
+  const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  for (int h = 0; h < 2; ++h) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32 + 32 * h));
+    for (int s = 0; s < 4; ++s) {
+      // value 128h + 32s + l: bits 2s, 2s + 1 of qs[32h + l], high bit 4h + s of hmask[l]
+      const __m128i shift_lo = _mm_cvtsi32_si128(2 * s), shift_hi = _mm_cvtsi32_si128(4 * h + s);
+      const __m256i low = _mm256_and_si256(_mm256_srl_epi16(q, shift_lo), three);
+      const __m256i high = _mm256_and_si256(_mm256_srl_epi16(hm, shift_hi), one);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + 128 * h + 32 * s),
+                          _mm256_or_si256(low, _mm256_slli_epi16(high, 2)));
+    }
+  }
+}
+
+// Q2_K (84 bytes): scales[16] (scale | min << 4), qs[64], d, dmin.
+inline void decode_q2_k_avx2(const uint8_t* b, int, KPanel& p) {
+  p.d = load_h(b + 80);
+  p.dcorr = load_h(b + 82);
+  const __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc), _mm256_and_si256(sm, _mm256_set1_epi16(0xF)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.corr), _mm256_srli_epi16(sm, 4));
+  const __m256i three = _mm256_set1_epi8(3);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 + 32 * h));
+    for (int s = 0; s < 4; ++s) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + 128 * h + 32 * s),
+                          _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * s)), three));
+    }
+  }
+}
+
+inline void decode_f16_avx2(const uint8_t* b, int n, FPanel& p) {
+  p.n = n;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(p.w + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * i))));
+  }
+  for (; i < n; ++i) p.w[i] = load_h(b + 2 * i);
+}
+
+inline void decode_bf16_avx2(const uint8_t* b, int n, FPanel& p) {
+  p.n = n;
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 * i)));
+    _mm256_storeu_ps(p.w + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+  }
+  for (; i < n; ++i) {
+    uint16_t h;
+    memcpy(&h, b + 2 * i, 2);
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    memcpy(&p.w[i], &u, 4);
+  }
+}
+
 inline bool direct_gemm(const GemmArgs& a) { return direct_gemm_fused(a); }
 
 #define FLINT_DECODE_Q4_K decode_q4_k_avx2
@@ -208,6 +357,15 @@ inline bool direct_gemm(const GemmArgs& a) { return direct_gemm_fused(a); }
 #define FLINT_DECODE_Q4_0 decode_q4_0_avx2
 #define FLINT_SIGNED_Q4_0 true
 #define FLINT_DECODE_Q8_0 decode_q8_0_avx2
+#define FLINT_DECODE_Q4_1 decode_q4_1_avx2
+#define FLINT_DECODE_Q5_0 decode_q5_0_avx2
+#define FLINT_DECODE_Q5_1 decode_q5_1_avx2
+#define FLINT_DECODE_IQ4_NL decode_iq4_nl_avx2
+#define FLINT_DECODE_MXFP4 decode_mxfp4_avx2
+#define FLINT_DECODE_Q3_K decode_q3_k_avx2
+#define FLINT_DECODE_Q2_K decode_q2_k_avx2
+#define FLINT_DECODE_F16 decode_f16_avx2
+#define FLINT_DECODE_BF16 decode_bf16_avx2
 #include "backend/cpu/kernels_impl.inc"
 
 void quantize_q8k(const float* x, ActQ8K* out, int64_t n) { quantize_q8k_portable(x, out, n); }
@@ -339,6 +497,27 @@ void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
   for (; i < d; ++i) out[i] += a * r[i];
 }
 
+uint64_t read_sum(const uint8_t* p, size_t n) {
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i < n; i += 128) {
+    s0 = _mm256_add_epi64(s0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    s1 = _mm256_add_epi64(s1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    s2 = _mm256_add_epi64(s2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    s3 = _mm256_add_epi64(s3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  const __m256i s = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+  alignas(32) uint64_t w[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(w), s);
+  return w[0] + w[1] + w[2] + w[3];
+}
+
+void triad(float* a, const float* b, const float* c, float s, size_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(a + i, _mm256_fmadd_ps(sv, _mm256_loadu_ps(c + i), _mm256_loadu_ps(b + i)));
+  for (; i < n; ++i) a[i] = b[i] + s * c[i];
+}
+
 }  // namespace
 
 const KernelSet kKernels = {
@@ -351,6 +530,8 @@ const KernelSet kKernels = {
     .dot_rows_f16 = dot_rows_f16,
     .dot_rows_f32 = dot_rows_f32,
     .exp_shift = exp_shift,
+    .read_sum = read_sum,
+    .triad = triad,
     .axpy_f16 = axpy_f16,
     .axpy_f32 = axpy_f32,
 };

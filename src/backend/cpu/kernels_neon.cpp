@@ -191,6 +191,23 @@ void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
   for (; i < d; ++i) out[i] += a * r[i];
 }
 
+uint64_t read_sum(const uint8_t* p, size_t n) {
+  uint64x2_t s0 = vdupq_n_u64(0), s1 = s0, s2 = s0, s3 = s0;
+  for (size_t i = 0; i < n; i += 64) {
+    s0 = vaddq_u64(s0, vld1q_u64(reinterpret_cast<const uint64_t*>(p + i)));
+    s1 = vaddq_u64(s1, vld1q_u64(reinterpret_cast<const uint64_t*>(p + i + 16)));
+    s2 = vaddq_u64(s2, vld1q_u64(reinterpret_cast<const uint64_t*>(p + i + 32)));
+    s3 = vaddq_u64(s3, vld1q_u64(reinterpret_cast<const uint64_t*>(p + i + 48)));
+  }
+  return vaddvq_u64(vaddq_u64(vaddq_u64(s0, s1), vaddq_u64(s2, s3)));
+}
+
+void triad(float* a, const float* b, const float* c, float s, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(a + i, vfmaq_n_f32(vld1q_f32(b + i), vld1q_f32(c + i), s));
+  for (; i < n; ++i) a[i] = b[i] + s * c[i];
+}
+
 }  // namespace
 
 const KernelSet kKernels = {
@@ -203,6 +220,8 @@ const KernelSet kKernels = {
     .dot_rows_f16 = dot_rows_f16,
     .dot_rows_f32 = dot_rows_f32,
     .exp_shift = exp_shift,
+    .read_sum = read_sum,
+    .triad = triad,
     .axpy_f16 = axpy_f16,
     .axpy_f32 = axpy_f32,
 };

@@ -96,6 +96,22 @@ void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
   for (int32_t i = 0; i < d; ++i) out[i] += a * r[i];
 }
 
+uint64_t read_sum(const uint8_t* p, size_t n) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i < n; i += 32) {
+    uint64_t w[4];
+    memcpy(w, p + i, 32);
+    s0 += w[0];
+    s1 += w[1];
+    s2 += w[2];
+    s3 += w[3];
+  }
+  return s0 + s1 + s2 + s3;
+}
+void triad(float* a, const float* b, const float* c, float s, size_t n) {
+  for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+}
+
 }  // namespace
 
 const KernelSet kKernels = {
@@ -108,6 +124,8 @@ const KernelSet kKernels = {
     .dot_rows_f16 = dot_rows_f16,
     .dot_rows_f32 = dot_rows_f32,
     .exp_shift = exp_shift,
+    .read_sum = read_sum,
+    .triad = triad,
     .axpy_f16 = axpy_f16,
     .axpy_f32 = axpy_f32,
 };

@@ -1,0 +1,291 @@
+#include "planner/probe.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
+#include "core/memory.h"
+#include "core/progress.h"
+#include "core/thread_pool.h"
+#include "quant/quant.h"
+
+namespace flint::planner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The fastest of `reps` runs of fn (the least disturbed by the rest of the machine).
+template <typename Fn>
+double best_time(int reps, Fn&& fn) {
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, implementer, part;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon), value = line.substr(colon + 1);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    if (key == "model name") return value;
+    if (key == "CPU implementer" && implementer.empty()) implementer = value;
+    if (key == "CPU part" && part.empty()) part = value;
+  }
+  if (!implementer.empty()) return fmt::format("arm implementer {} part {}", implementer, part);
+  return "unknown";
+}
+
+std::vector<int> thread_counts(int max_threads) {
+  std::vector<int> out;
+  for (int t = 1; t < max_threads; t *= 2) out.push_back(t);
+  out.push_back(max_threads);
+  return out;
+}
+
+std::vector<BandwidthPoint> measure_bandwidth(const cpu::KernelSet& ks, int max_threads, uint64_t bytes,
+                                              int reps, Progress& progress) {
+  // Whole 128-byte lines per chunk; 16 chunks per thread keep the threads evenly loaded.
+  const uint64_t chunks = 16ull * static_cast<uint64_t>(max_threads);
+  const uint64_t chunk = std::max<uint64_t>(128, bytes / chunks / 128 * 128);
+  std::vector<uint8_t> buf(chunk * chunks, 1);
+  const uint64_t n_floats = buf.size() / 3 / sizeof(float) / 64 * 64;
+  std::vector<float> a(n_floats, 0.0f), b(n_floats, 1.0f), c(n_floats, 2.0f);
+  const uint64_t fchunk = n_floats / chunks;
+  std::vector<BandwidthPoint> out;
+  for (int t : thread_counts(max_threads)) {
+    ThreadPool pool(t);
+    volatile uint64_t sink = 0;
+    const double tr = best_time(reps, [&] {
+      pool.parallel_for(static_cast<int64_t>(chunks), 1, [&](int64_t begin, int64_t end) {
+        uint64_t s = 0;
+        for (int64_t i = begin; i < end; ++i) s += ks.read_sum(buf.data() + static_cast<uint64_t>(i) * chunk, chunk);
+        sink = sink + s;
+      });
+    });
+    const double tt = best_time(reps, [&] {
+      pool.parallel_for(static_cast<int64_t>(chunks), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const uint64_t o = static_cast<uint64_t>(i) * fchunk;
+          ks.triad(a.data() + o, b.data() + o, c.data() + o, 3.0f, fchunk);
+        }
+      });
+    });
+    out.push_back({.threads = t,
+                   .read_gbps = static_cast<double>(buf.size()) / tr / 1e9,
+                   .triad_gbps = 3.0 * sizeof(float) * static_cast<double>(fchunk * chunks) / tt / 1e9});
+    progress.advance(1, fmt::format("bandwidth, {} thread{}", t, t == 1 ? "" : "s"));
+  }
+  return out;
+}
+
+// A weight matrix of `type` holding `bytes` or so: 16 rows quantized from Gaussian values, copied.
+struct ProbeMatrix {
+  std::vector<uint8_t> data;
+  cpu::WeightMatrix w;
+};
+
+Result<ProbeMatrix> make_matrix(DType type, int64_t n_in, uint64_t bytes) {
+  const uint64_t row = *dtype_row_bytes(type, static_cast<uint64_t>(n_in));
+  const int64_t rows = std::max<int64_t>(1024, static_cast<int64_t>(bytes / row) / 16 * 16);
+  ProbeMatrix m;
+  m.data.resize(row * static_cast<uint64_t>(rows));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> f(static_cast<size_t>(n_in));
+  for (int64_t r = 0; r < 16; ++r) {
+    for (float& v : f) v = nd(rng);
+    FLINT_RETURN_IF_ERROR(quant::quantize_row(type, f.data(), m.data.data() + static_cast<uint64_t>(r) * row, n_in));
+  }
+  for (int64_t r = 16; r < rows; ++r) {
+    std::copy_n(m.data.data() + static_cast<uint64_t>(r % 16) * row, row, m.data.data() + static_cast<uint64_t>(r) * row);
+  }
+  m.w = {.type = type, .data = m.data.data(), .n_in = n_in, .n_out = rows, .row_bytes = row};
+  return m;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+MachineIdentity this_machine() {
+  MachineIdentity m;
+  m.cpu = cpu_model_name();
+  m.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (Result<MemoryInfo> mem = query_memory(); mem.is_ok()) m.mem_total = mem->total;
+  m.kernels = cpu::isa_name(cpu::best_isa());
+  m.features = cpu::cpu_features().summary();
+  return m;
+}
+
+double ProbeResult::read_gbps() const {
+  double best = 0;
+  for (const BandwidthPoint& b : bandwidth) best = std::max(best, b.read_gbps);
+  return best;
+}
+
+double ProbeResult::read_gbps_at(int threads) const {
+  const BandwidthPoint* best = nullptr;
+  for (const BandwidthPoint& b : bandwidth) {
+    if (!best || std::abs(b.threads - threads) < std::abs(best->threads - threads)) best = &b;
+  }
+  return best ? best->read_gbps : 0.0;
+}
+
+const MatmulPoint* ProbeResult::matmul_for(DType type) const {
+  for (const MatmulPoint& m : matmul) {
+    if (m.type == type) return &m;
+  }
+  return nullptr;
+}
+
+Result<ProbeResult> run_probe(const ProbeOptions& o) {
+  ProbeResult r;
+  r.machine = this_machine();
+  r.date = utc_now();
+  const int max_threads = o.max_threads > 0 ? o.max_threads : r.machine.cores;
+  FLINT_ASSIGN_OR_RETURN(const MemoryInfo mem, query_memory());
+  uint64_t buffer = o.buffer_bytes ? o.buffer_bytes : (1ull << 30);
+  buffer = std::min(buffer, mem.available / 4);
+  if (buffer < (64ull << 20)) {
+    return error("only {} of memory is available: the probe needs at least 256 MiB", format_bytes(mem.available));
+  }
+  const cpu::KernelSet& ks = cpu::best_kernels();
+  const int reps = o.quick ? 2 : 5;
+  const std::vector<DType> types =
+      o.quick ? std::vector<DType>{DType::Q4_K, DType::Q8_0, DType::F16}
+              : std::vector<DType>{DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
+                                   DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
+                                   DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::MXFP4};
+  Progress progress("probe", thread_counts(max_threads).size() + types.size(), o.progress);
+  r.bandwidth = measure_bandwidth(ks, max_threads, buffer, reps, progress);
+
+  ThreadPool pool(max_threads);
+  constexpr int64_t kIn = 4096, kPrefillRows = 1024, kPrefillTokens = 128;
+  std::vector<float> x(static_cast<size_t>(kIn * kPrefillTokens)), y;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (float& v : x) v = nd(rng);
+  for (DType type : types) {
+    FLINT_ASSIGN_OR_RETURN(ProbeMatrix m, make_matrix(type, kIn, std::min<uint64_t>(buffer / 4, 256ull << 20)));
+    y.resize(static_cast<size_t>(m.w.n_out * kPrefillTokens));
+    cpu::matmul(pool, m.w, x.data(), y.data(), 1);  // warm up: page in, grow the buffers
+    const double td = best_time(reps, [&] { cpu::matmul(pool, m.w, x.data(), y.data(), 1); });
+    const cpu::WeightMatrix small = m.w.rows(0, kPrefillRows);
+    cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens);
+    const double tp = best_time(std::max(2, reps - 2), [&] { cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens); });
+    r.matmul.push_back({.type = type,
+                        .decode_gbps = static_cast<double>(m.data.size()) / td / 1e9,
+                        .prefill_gflops = 2.0 * kIn * kPrefillRows * kPrefillTokens / tp / 1e9});
+    progress.advance(1, std::string(dtype_name(type)));
+  }
+  progress.finish();
+  return r;
+}
+
+nlohmann::json to_json(const ProbeResult& r) {
+  nlohmann::json bw = nlohmann::json::array(), mm = nlohmann::json::array();
+  for (const BandwidthPoint& b : r.bandwidth) {
+    bw.push_back({{"threads", b.threads}, {"read_gbps", b.read_gbps}, {"triad_gbps", b.triad_gbps}});
+  }
+  for (const MatmulPoint& m : r.matmul) {
+    mm.push_back({{"type", dtype_name(m.type)}, {"decode_gbps", m.decode_gbps}, {"prefill_gflops", m.prefill_gflops}});
+  }
+  return {{"machine", {{"cpu", r.machine.cpu}, {"cores", r.machine.cores}, {"mem_total", r.machine.mem_total},
+                       {"kernels", r.machine.kernels}, {"features", r.machine.features}}},
+          {"date", r.date},
+          {"read_gbps", r.read_gbps()},
+          {"bandwidth", bw},
+          {"matmul", mm}};
+}
+
+Result<ProbeResult> probe_from_json(const nlohmann::json& j) {
+  try {
+    ProbeResult r;
+    const auto& m = j.at("machine");
+    r.machine = {.cpu = m.at("cpu").get<std::string>(), .cores = m.at("cores").get<int>(),
+                 .mem_total = m.at("mem_total").get<uint64_t>(), .kernels = m.at("kernels").get<std::string>(),
+                 .features = m.at("features").get<std::string>()};
+    r.date = j.at("date").get<std::string>();
+    for (const auto& b : j.at("bandwidth")) {
+      r.bandwidth.push_back({.threads = b.at("threads").get<int>(), .read_gbps = b.at("read_gbps").get<double>(),
+                             .triad_gbps = b.at("triad_gbps").get<double>()});
+    }
+    for (const auto& p : j.at("matmul")) {
+      const std::optional<DType> t = dtype_from_name(p.at("type").get<std::string>());
+      if (!t) return error("probe result: unknown type {}", p.at("type").dump());
+      r.matmul.push_back({.type = *t, .decode_gbps = p.at("decode_gbps").get<double>(),
+                          .prefill_gflops = p.at("prefill_gflops").get<double>()});
+    }
+    if (r.bandwidth.empty()) return error("probe result: no bandwidth measurements");
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return error("probe result: {}", e.what());
+  }
+}
+
+std::string probe_cache_path() {
+  namespace fs = std::filesystem;
+  if (const char* d = std::getenv("FLINT_CACHE_DIR"); d && *d) return (fs::path(d) / "probe.json").string();
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return (fs::path(d) / "flint" / "probe.json").string();
+  if (const char* h = std::getenv("HOME"); h && *h) return (fs::path(h) / ".cache" / "flint" / "probe.json").string();
+  return "flint-probe.json";
+}
+
+Status save_probe(const ProbeResult& r, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
+  const std::string tmp = path + ".partial";
+  {
+    std::ofstream out(tmp);
+    if (!out) return error("cannot write the probe cache {}", tmp);
+    out << to_json(r).dump(1) << "\n";
+    if (!out) return error("cannot write the probe cache {}", tmp);
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return error("cannot write the probe cache {}: {}", path, ec.message());
+  return Status::ok();
+}
+
+std::optional<ProbeResult> load_cached_probe(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  Result<ProbeResult> r = probe_from_json(j);
+  if (!r || !(r->machine == this_machine())) return std::nullopt;
+  return std::move(r).value();
+}
+
+}  // namespace flint::planner

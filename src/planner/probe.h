@@ -1,0 +1,74 @@
+// flint probe: what this machine can do, measured. Memory bandwidth (a read-only stream and the
+// STREAM triad, 1..N threads) and matmul throughput per weight type (decode: one token, weights
+// streamed from memory; prefill: many tokens, compute-bound). The result is cached with the
+// machine's identity so `flint bench` and `flint plan --hw local` reuse it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+namespace flint::planner {
+
+struct MachineIdentity {
+  std::string cpu;        // "AMD EPYC 7B13", from /proc/cpuinfo
+  int cores = 0;          // hardware threads the process may use
+  uint64_t mem_total = 0;
+  std::string kernels;    // kernel family flint uses here ("avx2")
+  std::string features;   // CPU features flint detected
+
+  bool operator==(const MachineIdentity&) const = default;
+};
+MachineIdentity this_machine();
+
+struct BandwidthPoint {
+  int threads = 0;
+  double read_gbps = 0;   // GB/s (1e9 bytes) reading a buffer far larger than the caches
+  double triad_gbps = 0;  // a[i] = b[i] + s * c[i], counting 3 arrays of traffic
+};
+
+struct MatmulPoint {
+  DType type = DType::F32;
+  double decode_gbps = 0;     // weight bytes per second, one token, all threads
+  double prefill_gflops = 0;  // 2 * n_in * n_out * tokens per second, 128 tokens, all threads
+};
+
+struct ProbeResult {
+  MachineIdentity machine;
+  std::string date;  // ISO 8601, UTC
+  std::vector<BandwidthPoint> bandwidth;
+  std::vector<MatmulPoint> matmul;
+
+  // The best read bandwidth over thread counts, and at exactly `threads` (the nearest measured).
+  double read_gbps() const;
+  double read_gbps_at(int threads) const;
+  // The point for `type`, or nullptr when it was not measured.
+  const MatmulPoint* matmul_for(DType type) const;
+};
+
+struct ProbeOptions {
+  int max_threads = 0;       // 0: every hardware thread
+  uint64_t buffer_bytes = 0; // 0: 1 GiB, less when memory is short
+  bool quick = false;        // fewer repetitions and types (tests)
+  bool progress = true;
+};
+
+Result<ProbeResult> run_probe(const ProbeOptions& options);
+
+nlohmann::json to_json(const ProbeResult& r);
+Result<ProbeResult> probe_from_json(const nlohmann::json& j);
+
+// Where the probe result is cached: $FLINT_CACHE_DIR, else $XDG_CACHE_HOME/flint, else
+// ~/.cache/flint; the file is probe.json.
+std::string probe_cache_path();
+Status save_probe(const ProbeResult& r, const std::string& path);
+// The cached result if there is one for this machine (same identity); nullopt otherwise.
+std::optional<ProbeResult> load_cached_probe(const std::string& path);
+
+}  // namespace flint::planner
