@@ -42,6 +42,7 @@ inline void dot_k(const KPanel& p, const uint8_t* act, Acc& acc) {
   const __m256i s0 = _mm256_set_m128i(_mm_srli_si128(sc_lo, 2), sc_lo);  // lanes: sc[2c] | sc[2c+1]
   const __m256i s1 = _mm256_set_m128i(_mm_srli_si128(sc_hi, 2), sc_hi);
   __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
   for (int c = 0; c < 8; ++c) {
     const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.u + 32 * c));
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q + 32 * c));
@@ -90,6 +91,76 @@ inline void dot_f(const FPanel& p, const uint8_t* act, Acc& acc) {
   for (; i + 8 <= p.n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p.w + i), _mm256_loadu_ps(x + i), s0);
   acc.v = _mm256_add_ps(acc.v, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   for (; i < p.n; ++i) acc.s += p.w[i] * x[i];
+}
+
+// Four tokens against one panel, for the row-tile path: the levels and the chunk scales are
+// loaded and built once for the four. Same integer sums and float order as dot_k / dot_l / dot_f.
+inline void dot_k4(const KPanel& p, const uint8_t* const* x, Acc* acc) {
+  const ActQ8K* a[4];
+  for (int j = 0; j < 4; ++j) a[j] = reinterpret_cast<const ActQ8K*>(x[j]);
+  const __m128i sc_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.sc));
+  const __m128i sc_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.sc + 8));
+  const __m256i s0 = _mm256_set_m128i(_mm_srli_si128(sc_lo, 2), sc_lo);
+  const __m256i s1 = _mm256_set_m128i(_mm_srli_si128(sc_hi, 2), sc_hi);
+  __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; ++c) {
+    const __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.u + 32 * c));
+    const __m256i sc = pick16(c < 4 ? s0 : s1, 2 * (c & 3));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[j]->q + 32 * c));
+      isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), sc));
+    }
+  }
+  const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.corr));
+  for (int j = 0; j < 4; ++j) {
+    const __m256i csum = _mm256_madd_epi16(corr, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[j]->bsums)));
+    acc[j].v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_set1_ps(p.d * a[j]->d), acc[j].v);
+    acc[j].v = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(csum), _mm256_set1_ps(p.dcorr * a[j]->d), acc[j].v);
+  }
+}
+
+template <bool kSigned>
+inline void dot_l4(const LPanel& p, const uint8_t* const* x, Acc* acc) {
+  const ActQ8B* a[4];
+  for (int j = 0; j < 4; ++j) a[j] = reinterpret_cast<const ActQ8B*>(x[j]);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int b = 0; b < p.n_blocks; ++b) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.q + 32 * b));
+    const __m256i aq = kSigned ? _mm256_sign_epi8(q, q) : q;
+    for (int j = 0; j < 4; ++j) {
+      __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[j][b].q));
+      if constexpr (kSigned) xv = _mm256_sign_epi8(xv, q);
+      const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(aq, xv), ones));
+      const float dd = p.d[b] * a[j][b].d;
+      __m256& chain = (b & 1) ? acc[j].odd : acc[j].even;
+      chain = _mm256_fmadd_ps(s, _mm256_set1_ps(dd), chain);
+      if constexpr (!kSigned) acc[j].s += dd * static_cast<float>(-p.off * a[j][b].qsum) + p.m[b] * a[j][b].s;
+    }
+  }
+}
+
+inline void dot_f4(const FPanel& p, const uint8_t* const* x, Acc* acc) {
+  const float* xs[4];
+  for (int j = 0; j < 4; ++j) xs[j] = reinterpret_cast<const float*>(x[j]);
+  // dot_f's order per token: four lanes of 8 over each 32 values, summed at the end.
+  __m256 s[4][4];
+  for (int j = 0; j < 4; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= p.n; i += 32) {
+    for (int l = 0; l < 4; ++l) {
+      const __m256 w = _mm256_loadu_ps(p.w + i + 8 * l);
+      for (int j = 0; j < 4; ++j) s[j][l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xs[j] + i + 8 * l), s[j][l]);
+    }
+  }
+  const int i32 = i;
+  for (int j = 0; j < 4; ++j) {
+    int k = i32;
+    for (; k + 8 <= p.n; k += 8) s[j][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p.w + k), _mm256_loadu_ps(xs[j] + k), s[j][0]);
+    acc[j].v = _mm256_add_ps(acc[j].v, _mm256_add_ps(_mm256_add_ps(s[j][0], s[j][1]), _mm256_add_ps(s[j][2], s[j][3])));
+    for (; k < p.n; ++k) acc[j].s += p.w[k] * xs[j][k];
+  }
 }
 
 // 8 bytes -> 16 int16, each byte twice (one per 16-value group of a 32-value sub-block).
@@ -351,6 +422,11 @@ inline void decode_bf16_avx2(const uint8_t* b, int n, FPanel& p) {
 
 inline bool direct_gemm(const GemmArgs& a) { return direct_gemm_fused(a); }
 
+#define FLINT_DOT4_K dot_k4
+#define FLINT_DOT4_L dot_l4<false>
+#define FLINT_DOT4_LS dot_l4<true>
+#define FLINT_DOT4_F dot_f4
+#define FLINT_DOT4_Q4_0 dot_l4<true>
 #define FLINT_DECODE_Q4_K decode_q4_k_avx2
 #define FLINT_DECODE_Q5_K decode_q5_k_avx2
 #define FLINT_DECODE_Q6_K decode_q6_k_avx2

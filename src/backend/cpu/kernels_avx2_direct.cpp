@@ -44,6 +44,7 @@ inline void k_block(const __m256i* u, const __m256i* sc, const __m256i corr, flo
   for (int t = 0; t < NT; ++t) {
     const auto* a = reinterpret_cast<const ActQ8K*>(rows.x[t]) + sb;
     __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->q + 32 * c));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], x), sc[c]));
