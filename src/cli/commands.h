@@ -23,6 +23,7 @@ Runner add_convert_tokenizer(CLI::App& app);
 Runner add_compare(CLI::App& app);
 Runner add_probe(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_plan(CLI::App& app);
 
 // Prints "flint: error: <message>" to stderr and returns the exit code for failures.
 int fail(const std::string& message);

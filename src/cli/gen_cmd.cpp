@@ -42,6 +42,8 @@ Runner add_gen(CLI::App& app) {
   cmd->add_option("--rope-base", f->rope_base, "RoPE frequency base");
   cmd->add_flag("--tied", f->tied, "Tie the output matrix to the embeddings");
   cmd->add_option("-t,--threads", opts->n_threads, "Threads (default: all)");
+  cmd->add_flag("--header-only", opts->header_only,
+                "Write only the header (no tensor data), like a partial download: for flint plan and inspect");
   return [opts, f]() {
     model::ModelShape shape;
     if (!f->preset.empty()) {

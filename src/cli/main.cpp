@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add(add_compare);
   add(add_probe);
   add(add_bench);
+  add(add_plan);
   add(add_cuda_info);
 
   CLI11_PARSE(app, argc, argv);

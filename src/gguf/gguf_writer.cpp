@@ -189,4 +189,15 @@ Status GgufWriter::finish() {
   return Status::ok();
 }
 
+Status GgufWriter::finish_header_only() {
+  if (!header_written_) FLINT_RETURN_IF_ERROR(write_header());
+  if (std::fflush(file_.get()) != 0) return error("writing {}: {}", partial_path_, std::strerror(errno));
+  file_.reset();
+  std::error_code ec;
+  std::filesystem::rename(partial_path_, path_, ec);
+  if (ec) return error("cannot rename {} to {}: {}", partial_path_, path_, ec.message());
+  finished_ = true;
+  return Status::ok();
+}
+
 }  // namespace flint::gguf

@@ -46,6 +46,9 @@ class GgufWriter {
   // Appends bytes of the current tensor; a tensor is complete when all its n_bytes arrived.
   Status write_tensor_data(std::span<const uint8_t> bytes);
   Status finish();
+  // Writes the header only and keeps the file as it is: what a partial download of the model
+  // looks like (readers open it with require_data = false). For planning and tests.
+  Status finish_header_only();
 
   uint64_t bytes_written() const { return written_; }
 

@@ -1,5 +1,7 @@
 #include "model/cost.h"
 
+#include <algorithm>
+
 namespace flint::model {
 
 bool is_routed_expert_tensor(const gguf::TensorInfo& tensor) {
@@ -43,6 +45,13 @@ Result<uint64_t> kv_bytes_per_token(const ModelSpec& spec, DType kv_type) {
   // Q8_0 rows must be whole blocks; head dims of real models are multiples of 32.
   const auto bytes = [&](uint64_t n) { return (n + info.block_elems - 1) / info.block_elems * info.block_bytes; };
   return uint64_t{spec.n_layer} * (bytes(k_row) + bytes(v_row));
+}
+
+uint64_t work_bytes(const ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
+  const uint64_t ff = std::max(s.n_ff, s.n_ff_exp * std::max<uint32_t>(1, s.n_expert_used));
+  const uint64_t per_token = 6ull * s.n_embd + 3ull * s.n_head * s.head_dim_k + 3ull * ff + s.n_vocab +
+                             s.n_expert;
+  return 4ull * (per_token * static_cast<uint64_t>(n_tokens) + static_cast<uint64_t>(n_ctx) * 64);
 }
 
 }  // namespace flint::model

@@ -201,6 +201,33 @@ void add_byte_vocab(std::vector<gguf::KeyValue>& kv, uint32_t n_vocab) {
   kv.push_back({"tokenizer.ggml.add_eos_token", Value::boolean(false)});
 }
 
+// The plans with the types llama-quantize would give them for `ftype`, and their bytes.
+Result<std::vector<gguf::TensorInfo>> typed_tensors(const std::vector<TensorPlan>& plans, const ModelShape& shape,
+                                                    FileType ftype) {
+  std::vector<gguf::TensorInfo> infos;
+  for (const TensorPlan& p : plans) {
+    gguf::TensorInfo t{.name = p.name, .type = DType::F32, .shape = p.shape};
+    t.n_elements = 1;
+    for (uint64_t d : p.shape) t.n_elements *= d;
+    infos.push_back(std::move(t));
+  }
+  ModelSpec spec;
+  spec.arch = shape.arch;
+  spec.n_layer = shape.n_layer;
+  spec.n_head = shape.n_head;
+  spec.n_head_kv = shape.n_head_kv;
+  spec.n_expert = shape.n_expert;
+  spec.tied_embeddings = shape.tied_embeddings;
+  MixPlanner planner(ftype, spec, infos);
+  for (gguf::TensorInfo& t : infos) {
+    t.type = planner.choose(t);
+    const std::optional<uint64_t> row = dtype_row_bytes(t.type, t.shape[0]);
+    if (!row) return error("tensor '{}': rows of {} values cannot be stored as {}", t.name, t.shape[0], dtype_name(t.type));
+    t.n_bytes = *row * (t.n_elements / t.shape[0]);
+  }
+  return infos;
+}
+
 }  // namespace
 
 Result<GenReport> generate_model(const GenOptions& options) {
@@ -235,27 +262,17 @@ Result<GenReport> generate_model(const GenOptions& options) {
 
   // Choose types the way `flint quantize` would from an F32 master.
   const std::vector<TensorPlan> plans = plan_tensors(shape);
-  std::vector<gguf::TensorInfo> infos;
-  for (const TensorPlan& p : plans) {
-    gguf::TensorInfo t{.name = p.name, .type = DType::F32, .shape = p.shape};
-    t.n_elements = 1;
-    for (uint64_t d : p.shape) t.n_elements *= d;
-    infos.push_back(std::move(t));
-  }
-  ModelSpec spec;
-  spec.arch = shape.arch;
-  spec.n_layer = shape.n_layer;
-  spec.n_head = shape.n_head;
-  spec.n_head_kv = shape.n_head_kv;
-  spec.n_expert = shape.n_expert;
-  spec.tied_embeddings = shape.tied_embeddings;
-  MixPlanner planner(options.ftype, spec, infos);
+  FLINT_ASSIGN_OR_RETURN(const std::vector<gguf::TensorInfo> infos, typed_tensors(plans, shape, options.ftype));
   std::vector<DType> types;
   uint64_t total_values = 0;
   for (const gguf::TensorInfo& t : infos) {
-    types.push_back(planner.choose(t));
+    types.push_back(t.type);
     total_values += t.n_elements;
-    FLINT_RETURN_IF_ERROR(out.add_tensor(t.name, types.back(), t.shape));
+    FLINT_RETURN_IF_ERROR(out.add_tensor(t.name, t.type, t.shape));
+  }
+  if (options.header_only) {
+    FLINT_RETURN_IF_ERROR(out.finish_header_only());
+    return GenReport{.bytes = out.bytes_written(), .n_params = total_values, .n_vocab = shape.n_vocab};
   }
   FLINT_RETURN_IF_ERROR(out.write_header());
 
@@ -306,6 +323,11 @@ Result<GenReport> generate_model(const GenOptions& options) {
   progress.finish();
   FLINT_RETURN_IF_ERROR(out.finish());
   return GenReport{.bytes = out.bytes_written(), .n_params = total_values, .n_vocab = shape.n_vocab};
+}
+
+Result<std::vector<gguf::TensorInfo>> shape_tensors(const ModelShape& shape, FileType ftype) {
+  FLINT_RETURN_IF_ERROR(validate(shape));
+  return typed_tensors(plan_tensors(shape), shape, ftype);
 }
 
 }  // namespace flint::model

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
+#include "gguf/gguf_file.h"
 #include "model/mix.h"
 #include "model/presets.h"
 
@@ -25,6 +27,7 @@ struct GenOptions {
   std::string output;
   int n_threads = 0;
   bool progress = true;
+  bool header_only = false;  // write the header and no tensor data (a partial download)
 };
 
 struct GenReport {
@@ -34,5 +37,10 @@ struct GenReport {
 };
 
 Result<GenReport> generate_model(const GenOptions& options);
+
+// The tensors a file of this shape and file type holds: names, shapes and the types
+// llama-quantize would choose (bytes included), in file order, without writing anything.
+// `flint plan` prices its catalog models with this.
+Result<std::vector<gguf::TensorInfo>> shape_tensors(const ModelShape& shape, FileType ftype);
 
 }  // namespace flint::model

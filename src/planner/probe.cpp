@@ -190,7 +190,7 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
   r.bandwidth = measure_bandwidth(ks, max_threads, buffer, reps, progress);
 
   ThreadPool pool(max_threads);
-  constexpr int64_t kIn = 4096, kPrefillRows = 1024, kPrefillTokens = 128;
+  constexpr int64_t kIn = 4096, kPrefillRows = 2048, kPrefillTokens = 256;
   std::vector<float> x(static_cast<size_t>(kIn * kPrefillTokens)), y;
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);

@@ -36,7 +36,7 @@ struct BandwidthPoint {
 struct MatmulPoint {
   DType type = DType::F32;
   double decode_gbps = 0;     // weight bytes per second, one token, all threads
-  double prefill_gflops = 0;  // 2 * n_in * n_out * tokens per second, 128 tokens, all threads
+  double prefill_gflops = 0;  // 2 * n_in * n_out * tokens per second, 256 tokens, all threads
 };
 
 struct ProbeResult {

@@ -13,15 +13,6 @@ namespace {
 
 constexpr int32_t kBlockSize = 16;
 
-// Float32 activations of one forward pass of n tokens: residual, norm, attention in/out, q/k/v,
-// the FFN's two hidden rows, the logits, and attention scores. A generous upper bound.
-uint64_t work_bytes(const model::ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
-  const uint64_t ff = std::max(s.n_ff, s.n_ff_exp * std::max<uint32_t>(1, s.n_expert_used));
-  const uint64_t per_token = 6ull * s.n_embd + 3ull * s.n_head * s.head_dim_k + 3ull * ff + s.n_vocab +
-                             s.n_expert;
-  return 4ull * (per_token * static_cast<uint64_t>(n_tokens) + static_cast<uint64_t>(n_ctx) * 64);
-}
-
 }  // namespace
 
 Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpec& spec,
@@ -32,7 +23,7 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   p.weights = model::compute_cost(file, spec).weight_bytes;
   const uint64_t ctx_rounded = (static_cast<uint64_t>(n_ctx) + kBlockSize - 1) / kBlockSize * kBlockSize;
   p.kv_cache = kv_per_token * ctx_rounded * static_cast<uint64_t>(n_seq);
-  p.work = work_bytes(spec, n_batch, n_ctx);
+  p.work = model::work_bytes(spec, n_batch, n_ctx);
   p.available = mem.available;
   // Weights are mapped, not copied, but they must still fit in memory alongside everything else
   // to run at speed; the KV cache and work buffers are new allocations.
@@ -40,14 +31,14 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   // The work buffers grow with the context too (attention scores), so the longest context that
   // fits is solved with both terms; subtracting the work of the requested (maybe absurd) context
   // instead would leave no room and suggest 0 tokens.
-  const uint64_t fixed_work = work_bytes(spec, n_batch, 0);
+  const uint64_t fixed_work = model::work_bytes(spec, n_batch, 0);
   // Two limits: what is free now for new allocations, and the machine (or cgroup) as a whole,
   // which must also hold the mapped weights to run without swapping or freezing.
   const uint64_t machine = mem.cgroup_limit ? std::min(*mem.cgroup_limit, mem.total) : mem.total;
   const uint64_t beside_weights = machine > p.weights ? machine - p.weights : 0;
   const uint64_t limit = std::min(p.available, beside_weights);
   const uint64_t room = limit > fixed_work ? limit - fixed_work : 0;
-  const uint64_t per_ctx_token = kv_per_token * static_cast<uint64_t>(n_seq) + work_bytes(spec, 0, 1);
+  const uint64_t per_ctx_token = kv_per_token * static_cast<uint64_t>(n_seq) + model::work_bytes(spec, 0, 1);
   p.max_ctx_that_fits = static_cast<int32_t>(
       std::min<uint64_t>(INT32_MAX, room / per_ctx_token) / kBlockSize * kBlockSize);
   if (needed > limit) {
