@@ -1,6 +1,4 @@
 // End-to-end: the flint binary as a user runs it, on the fixtures and on generated models.
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -11,30 +9,13 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e/run_flint.h"
 #include "support/fixtures.h"
 
 namespace flint {
 namespace {
 
 using nlohmann::json;
-
-struct Output {
-  int exit_code;
-  std::string out;  // stdout and stderr together
-};
-
-Output run_flint(const std::string& args) {
-  const std::string cmd = std::string(FLINT_BIN) + " " + args + " 2>&1";
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  Output o{-1, {}};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
 
 json inspect_json(const std::string& path) {
   const Output o = run_flint("inspect --json '" + path + "'");
