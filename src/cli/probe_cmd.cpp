@@ -42,6 +42,7 @@ Runner add_probe(CLI::App& app) {
     for (const planner::BandwidthPoint& b : r.bandwidth) {
       fmt::print("{:>8} {:>12.1f} {:>12.1f}\n", b.threads, b.read_gbps, b.triad_gbps);
     }
+    fmt::print("\nattention (512-token prompt, F16 cache): {:.1f} GFLOP/s\n", r.attention_gflops);
     fmt::print("\n{:>8} {:>16} {:>16} {:>18}\n", "type", "decode GB/s", "of read bw", "prefill GFLOP/s");
     const double bw = r.read_gbps();
     for (const planner::MatmulPoint& m : r.matmul) {

@@ -260,10 +260,11 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
     p.unknown.push_back(fmt::format("expected speeds: flint's CPU kernels do not run {} (flint probe measured no such type)", list));
     return;
   }
-  // Attention streams the KV cache at the read bandwidth (decode) and runs at about the F16
-  // matmul rate (prefill).
+  // Attention streams the KV cache at the read bandwidth (decode) and runs at the rate the probe
+  // measured for a prompt (older probe results: the F16 matmul rate).
   const MatmulPoint* f16 = probe.matmul_for(DType::F16);
-  const double attn_gflops = f16 && f16->prefill_gflops > 0 ? f16->prefill_gflops : 10.0;
+  const double attn_gflops = probe.attention_gflops > 0 ? probe.attention_gflops
+                             : f16 && f16->prefill_gflops > 0 ? f16->prefill_gflops : 10.0;
   p.decode_tok_s_expected = 1.0 / (weight_s + kv_read / bw);
   const double prompt_tok_s = prompt_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9);
   p.prefill_tok_s_expected = 1.0 / prompt_tok_s;

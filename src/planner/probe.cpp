@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/cpu/attention.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "core/memory.h"
@@ -126,6 +127,27 @@ Result<ProbeMatrix> make_matrix(DType type, int64_t n_in, uint64_t bytes) {
   return m;
 }
 
+double measure_attention(ThreadPool& pool, int reps) {
+  const cpu::AttentionShape shape{.n_head = 32, .n_head_kv = 8, .head_dim = 64, .scale = 0.125f};
+  constexpr int32_t kBlock = 16, kTokens = 512, kKvDim = 8 * 64;
+  const uint64_t block_stride = 2ull * kBlock * kKvDim * sizeof(uint16_t);
+  std::vector<uint8_t> cache(block_stride * (kTokens / kBlock));
+  const cpu::PagedKvLayer kv{.type = DType::F16, .base = cache.data(), .block_stride = block_stride,
+                             .block_size = kBlock, .kv_dim = kKvDim};
+  std::vector<int32_t> table(kTokens / kBlock);
+  for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> k(kTokens * kKvDim), v(k.size()), q(kTokens * 32 * 64), out(q.size());
+  for (float& x : k) x = nd(rng);
+  for (float& x : v) x = nd(rng);
+  for (float& x : q) x = nd(rng);
+  cpu::kv_store(kv, table, 0, kTokens, k.data(), v.data());
+  const double t = best_time(reps, [&] { cpu::attention(pool, kv, table, q.data(), 0, kTokens, shape, out.data()); });
+  const double macs = 2.0 * 32 * 64 * (kTokens * (kTokens + 1) / 2.0);  // q.k and p.v over the causal triangle
+  return 2.0 * macs / t / 1e9;
+}
+
 std::string utc_now() {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -190,6 +212,7 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
   r.bandwidth = measure_bandwidth(ks, max_threads, buffer, reps, progress);
 
   ThreadPool pool(max_threads);
+  r.attention_gflops = measure_attention(pool, reps);
   constexpr int64_t kIn = 4096, kPrefillRows = 2048, kPrefillTokens = 256;
   std::vector<float> x(static_cast<size_t>(kIn * kPrefillTokens)), y;
   std::mt19937 rng(3);
@@ -224,6 +247,7 @@ nlohmann::json to_json(const ProbeResult& r) {
                        {"kernels", r.machine.kernels}, {"features", r.machine.features}}},
           {"date", r.date},
           {"read_gbps", r.read_gbps()},
+          {"attention_gflops", r.attention_gflops},
           {"bandwidth", bw},
           {"matmul", mm}};
 }
@@ -236,6 +260,7 @@ Result<ProbeResult> probe_from_json(const nlohmann::json& j) {
                  .mem_total = m.at("mem_total").get<uint64_t>(), .kernels = m.at("kernels").get<std::string>(),
                  .features = m.at("features").get<std::string>()};
     r.date = j.at("date").get<std::string>();
+    r.attention_gflops = j.value("attention_gflops", 0.0);
     for (const auto& b : j.at("bandwidth")) {
       r.bandwidth.push_back({.threads = b.at("threads").get<int>(), .read_gbps = b.at("read_gbps").get<double>(),
                              .triad_gbps = b.at("triad_gbps").get<double>()});

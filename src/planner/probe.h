@@ -44,6 +44,9 @@ struct ProbeResult {
   std::string date;  // ISO 8601, UTC
   std::vector<BandwidthPoint> bandwidth;
   std::vector<MatmulPoint> matmul;
+  // Causal attention of a 512-token prompt over an F16 paged cache (32 heads over 8 KV heads of
+  // 64), GFLOP/s counting q.k and p.v; 0 when not measured (older caches).
+  double attention_gflops = 0;
 
   // The best read bandwidth over thread counts, and at exactly `threads` (the nearest measured).
   double read_gbps() const;
