@@ -106,6 +106,7 @@ ModelNeeds needs_from(const std::vector<Priced>& tensors, const model::ModelSpec
   n.n_head = spec.n_head;
   n.head_dim = spec.head_dim_k;
   n.n_ctx_train = spec.n_ctx_train;
+  n.n_expert_used = spec.is_moe() ? spec.n_expert_used : 0;
   n.expert_fraction = spec.is_moe() ? static_cast<double>(spec.n_expert_used) / spec.n_expert : 1.0;
   std::map<std::string, ModelNeeds::TypeShare> by;
   for (const Priced& p : tensors) {
@@ -232,6 +233,15 @@ void plan_catalog_machine(const ModelNeeds& m, const PlanRequest& r, const Hardw
   }
 }
 
+// What flint's engine adds to its kernels' measured time on this kind of machine, calibrated by
+// flint bench against these predictions on four generated files (llama3-1b Q4_K_M, Q8_0, Q4_0,
+// qwen3-moe-mini Q4_K_M; BENCHMARKS.md): norms, rope, activation quantization and the thread
+// pool's hand-offs cost ~12% of a decode step and ~17% of a prompt, and every routed expert's
+// three small matmuls ~12 us per token per layer beyond their bytes.
+constexpr double kLocalDecodeEngine = 0.88;
+constexpr double kLocalPrefillEngine = 0.83;
+constexpr double kLocalExpertCallSeconds = 12e-6;
+
 // This machine, from flint probe: each weight type at the speed its kernels were measured at.
 void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeResult& probe, MachinePlan& p) {
   const double depth = static_cast<double>(std::min(r.prompt, p.ctx));
@@ -265,8 +275,10 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
   const MatmulPoint* f16 = probe.matmul_for(DType::F16);
   const double attn_gflops = probe.attention_gflops > 0 ? probe.attention_gflops
                              : f16 && f16->prefill_gflops > 0 ? f16->prefill_gflops : 10.0;
-  p.decode_tok_s_expected = 1.0 / (weight_s + kv_read / bw);
-  const double prompt_tok_s = prompt_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9);
+  const double expert_calls_s = static_cast<double>(m.n_layer) * m.n_expert_used * kLocalExpertCallSeconds;
+  p.decode_tok_s_expected = 1.0 / ((weight_s + kv_read / bw) / kLocalDecodeEngine + expert_calls_s);
+  const double prompt_tok_s =
+      (prompt_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9)) / kLocalPrefillEngine;
   p.prefill_tok_s_expected = 1.0 / prompt_tok_s;
   p.ttft_s = static_cast<double>(r.prompt) * prompt_tok_s;
   // Batched: the dense weights once per step (at their measured decode speed), experts the

@@ -51,6 +51,7 @@ struct ModelNeeds {
   double decode_macs = 0;             // per generated token (with the lm_head)
   uint64_t kv_layer_token_bytes = 0;  // K + V of one layer for one token
   uint32_t n_layer = 0, n_swa_layers = 0, swa_window = 0;
+  uint32_t n_expert_used = 0;  // 0 for dense models
   uint32_t n_head = 0, head_dim = 0;
   uint32_t n_ctx_train = 0;
   struct TypeShare {
