@@ -180,17 +180,15 @@ Status GgufWriter::finish() {
     return error("{}: tensor '{}' got {} of its {} bytes", path_, tensors_[current_].name,
                  current_written_, tensors_[current_].n_bytes);
   }
-  if (std::fflush(file_.get()) != 0) return error("writing {}: {}", partial_path_, std::strerror(errno));
-  file_.reset();
-  std::error_code ec;
-  std::filesystem::rename(partial_path_, path_, ec);
-  if (ec) return error("cannot rename {} to {}: {}", partial_path_, path_, ec.message());
-  finished_ = true;
-  return Status::ok();
+  return close_and_rename();
 }
 
 Status GgufWriter::finish_header_only() {
   if (!header_written_) FLINT_RETURN_IF_ERROR(write_header());
+  return close_and_rename();
+}
+
+Status GgufWriter::close_and_rename() {
   if (std::fflush(file_.get()) != 0) return error("writing {}: {}", partial_path_, std::strerror(errno));
   file_.reset();
   std::error_code ec;

@@ -62,6 +62,7 @@ class GgufWriter {
   Status write_array_body(const Value& value);
   Status write_string(const std::string& s);
   Status pad_to_alignment();
+  Status close_and_rename();  // flush, close, PATH.partial -> PATH
 
   std::string path_;
   std::string partial_path_;

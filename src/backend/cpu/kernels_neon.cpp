@@ -86,20 +86,7 @@ void round_f16(const float* x, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = h2f(f2h(x[i]));
 }
 
-inline float round_bf16_1(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
-    u = ((u >> 16) | 64) << 16;
-  } else {
-    u = ((u + (0x7FFFu + ((u >> 16) & 1))) >> 16) << 16;
-  }
-  memcpy(&f, &u, 4);
-  return f;
-}
-void round_bf16(const float* x, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = round_bf16_1(x[i]);
-}
+void round_bf16(const float* x, float* out, int64_t n) { round_bf16_portable(x, out, n); }
 
 bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
 

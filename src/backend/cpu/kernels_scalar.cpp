@@ -57,9 +57,7 @@ void quantize_q8b(const float* x, ActQ8B* out, int64_t n) { quantize_q8b_portabl
 void round_f16(const float* x, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = h2f(f2h(x[i]));
 }
-void round_bf16(const float* x, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
-}
+void round_bf16(const float* x, float* out, int64_t n) { round_bf16_portable(x, out, n); }
 bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
 
 void dot_rows_f16(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
