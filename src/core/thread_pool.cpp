@@ -49,26 +49,34 @@ void ThreadPool::run_chunks() {
 }
 
 void ThreadPool::worker_loop() {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
-    if (g == seen && !stop_.load(std::memory_order_relaxed)) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    if (generation_of(s) == seen && !stop_.load(std::memory_order_relaxed)) {
       const auto until = std::chrono::steady_clock::now() + kSpin;
-      for (int i = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++i) {
+      for (int i = 0; generation_of(s = state_.load(std::memory_order_acquire)) == seen; ++i) {
         if (stop_.load(std::memory_order_relaxed)) break;
         cpu_relax();
         if ((i & 1023) == 1023 && std::chrono::steady_clock::now() > until) {
           std::unique_lock lock(mu_);
           ++sleepers_;
-          wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
+          wake_.wait(lock, [&] {
+            return generation_of(state_.load(std::memory_order_acquire)) != seen || stop_.load();
+          });
           --sleepers_;
         }
       }
     }
     if (stop_.load()) return;
-    seen = g;
+    // Join the newest job unless the caller has closed it already (then it needs no help).
+    seen = generation_of(s);
+    while (!(s & kClosed) &&
+           !state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (generation_of(s) != seen) break;  // a newer job: the loop above picks it up
+    }
+    if (generation_of(s) != seen || (s & kClosed)) continue;
     run_chunks();
-    pending_.fetch_sub(1, std::memory_order_release);
+    left_.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -85,15 +93,22 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   grain_ = grain;
   error_ = nullptr;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
+  left_.store(0, std::memory_order_relaxed);
+  const uint32_t generation = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
   {
     std::lock_guard lock(mu_);
     if (sleepers_ > 0) wake_.notify_all();
   }
   run_chunks();
-  // Every worker checks in for every job, so fn stays alive until the last one is done with it.
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Every index is handed out: close the job to latecomers, then wait for the workers that
+  // joined (they may still be running their last chunk), so fn stays alive until they are done.
+  const uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel);
+  const int joined = static_cast<int>(s & kJoinedMask);
+  for (int i = 1; left_.load(std::memory_order_acquire) != joined; ++i) {
+    cpu_relax();
+    if ((i & 1023) == 0) std::this_thread::yield();  // a joined worker may be off its core
+  }
   fn_ = nullptr;
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }

@@ -4,6 +4,11 @@
 // A forward pass makes hundreds of parallel_for calls per token, so handing out a job must cost
 // far less than a thread wake-up: workers spin on the job counter for a while (about a
 // millisecond) after each job before they sleep on a condition variable.
+//
+// The caller never waits for a worker that has not started: a worker joins a job before it takes
+// chunks, the caller closes the job once every chunk is handed out and waits only for the
+// workers that joined. On a machine busy with other work (a descheduled worker, a CI neighbour)
+// the caller finishes the job alone instead of stalling for a time slice at every call.
 #pragma once
 
 #include <atomic>
@@ -37,15 +42,20 @@ class ThreadPool {
   void worker_loop();
   void run_chunks();
 
+  // state_: the job's generation (high 32 bits), closed (bit 31), workers joined (low 31 bits).
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kClosed - 1;
+  static uint32_t generation_of(uint64_t state) { return static_cast<uint32_t>(state >> 32); }
+
   std::vector<std::thread> workers_;
-  // The job in flight: written by the caller before generation_ is bumped (release), read by
-  // workers after they see the new generation (acquire).
+  // The job in flight: written by the caller before it publishes a new generation in state_
+  // (release), read only by workers that joined it (acquire), which the caller waits for.
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  std::atomic<int64_t> next_{0};         // next chunk to hand out
-  std::atomic<int> pending_{0};          // workers that have not finished this job
-  std::atomic<uint64_t> generation_{0};  // bumped once per job
+  std::atomic<int64_t> next_{0};   // next index to hand out
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> left_{0};       // joined workers that are done with this job
   std::atomic<bool> stop_{false};
   // Sleeping workers and the first exception of the job.
   std::mutex mu_;
