@@ -13,7 +13,7 @@ build: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
-# flint's main job on a model: for now, generate a small model, quantize it and inspect it.
+# flint's main job on the bundled demo model: load it and write text with it (scripts/demo).
 run: build
 	scripts/demo build
 

@@ -63,21 +63,31 @@ TEST_F(CliBenchPlan, ProbeBenchAndPlanAgreeOnThisMachine) {
   }
   EXPECT_EQ(pp["n_prompt"], 64);
   EXPECT_EQ(tg["n_gen"], 16);
+  EXPECT_GT(pp["avg_ts"].get<double>(), 0.0);
+  EXPECT_GT(pp["gflops"].get<double>(), 0.0);
+  EXPECT_GT(tg["gbps"].get<double>(), 0.0);
   EXPECT_GT(tg["roofline_pct"].get<double>(), 5.0);
   EXPECT_LT(tg["roofline_pct"].get<double>(), 150.0);
 
-  // The plan for this machine, from the same probe, predicts what bench measured. The bound is
-  // generous (a shared CI machine); BENCHMARKS.md records the real agreement.
+  // The plan for this machine, from the same probe, predicts what bench measured. ctest runs this
+  // test alone (RUN_SERIAL), but CI machines are shared: the bound is generous, and BENCHMARKS.md
+  // records the real agreement (within 15%).
   const json plan = json_of(run_flint("plan --model '" + model_ + "' --hw local --ctx 256 --prompt 64 --json", env_, true));
   ASSERT_TRUE(plan.is_object());
   const json& local = plan["machines"][0];
   EXPECT_TRUE(local["fits"].get<bool>());
+  EXPECT_NE(local["name"].get<std::string>().find("measured"), std::string::npos) << local.dump();
+  EXPECT_LE(local["decode_tok_s_expected"].get<double>(), local["decode_tok_s_ceiling"].get<double>()) << local.dump();
+  // The weights the plan prices are the file's real tensor bytes.
+  const double file_bytes = static_cast<double>(std::filesystem::file_size(model_));
+  EXPECT_GT(local["weights_bytes"].get<double>(), 0.9 * file_bytes);
+  EXPECT_LE(local["weights_bytes"].get<double>(), file_bytes);
   const double decode_ratio = local["decode_tok_s_expected"].get<double>() / tg["avg_ts"].get<double>();
   const double prefill_ratio = local["prefill_tok_s_expected"].get<double>() / pp["avg_ts"].get<double>();
-  EXPECT_GT(decode_ratio, 0.5) << local.dump();
-  EXPECT_LT(decode_ratio, 2.0) << local.dump();
-  EXPECT_GT(prefill_ratio, 0.4) << local.dump();
-  EXPECT_LT(prefill_ratio, 2.5) << local.dump();
+  EXPECT_GT(decode_ratio, 0.5) << local.dump() << "\nbench: " << rows.dump();
+  EXPECT_LT(decode_ratio, 2.0) << local.dump() << "\nbench: " << rows.dump();
+  EXPECT_GT(prefill_ratio, 0.4) << local.dump() << "\nbench: " << rows.dump();
+  EXPECT_LT(prefill_ratio, 2.5) << local.dump() << "\nbench: " << rows.dump();
 }
 
 TEST_F(CliBenchPlan, BadArgumentsAreClearErrors) {

@@ -13,7 +13,7 @@ namespace flint::test {
 
 std::optional<std::string> fixtures_dir() {
   const char* shared = std::getenv("FLINT_SHARED_DIR");
-  std::string dir = shared ? std::string(shared) + "/fixtures" : "../shared/fixtures";
+  std::string dir = std::string(shared ? shared : FLINT_DEFAULT_SHARED_DIR) + "/fixtures";
   if (std::filesystem::is_directory(dir + "/models") && std::filesystem::is_directory(dir + "/quant")) {
     return dir;
   }
@@ -22,7 +22,7 @@ std::optional<std::string> fixtures_dir() {
 
 std::string tmp_dir() {
   const char* env = std::getenv("FLINT_TEST_TMP");
-  std::string dir = env ? env : (std::filesystem::temp_directory_path() / "flint-test").string();
+  std::string dir = env ? env : FLINT_DEFAULT_TEST_TMP;
   std::filesystem::create_directories(dir);
   return dir;
 }
