@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "backend/cpu/attention.h"
+
 namespace flint::model {
 
 bool is_routed_expert_tensor(const gguf::TensorInfo& tensor) {
@@ -51,7 +53,11 @@ uint64_t work_bytes(const ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
   const uint64_t ff = std::max(s.n_ff, s.n_ff_exp * std::max<uint32_t>(1, s.n_expert_used));
   const uint64_t per_token = 6ull * s.n_embd + 3ull * s.n_head * s.head_dim_k + 3ull * ff + s.n_vocab +
                              s.n_expert;
-  return 4ull * (per_token * static_cast<uint64_t>(n_tokens) + static_cast<uint64_t>(n_ctx) * 64);
+  const cpu::AttentionShape shape{.n_head = static_cast<int32_t>(s.n_head), .n_head_kv = static_cast<int32_t>(s.n_head_kv),
+                                  .head_dim = static_cast<int32_t>(s.head_dim_k)};
+  const cpu::AttentionScratch attention = cpu::attention_scratch_bytes(shape, 64);
+  return 4ull * per_token * static_cast<uint64_t>(n_tokens) + attention.fixed +
+         attention.per_position * static_cast<uint64_t>(n_ctx);
 }
 
 }  // namespace flint::model

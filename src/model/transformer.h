@@ -37,10 +37,11 @@ struct KvCacheView {
   uint64_t layer_stride = 0;
   int32_t block_size = 16;
   int32_t kv_dim = 0;
+  int32_t head_dim = 0;
 
   cpu::PagedKvLayer layer(int32_t il) const {
     return {.type = type, .base = base + static_cast<uint64_t>(il) * layer_stride,
-            .block_stride = block_stride, .block_size = block_size, .kv_dim = kv_dim};
+            .block_stride = block_stride, .block_size = block_size, .kv_dim = kv_dim, .head_dim = head_dim};
   }
 };
 

@@ -133,7 +133,7 @@ double measure_attention(ThreadPool& pool, int reps) {
   const uint64_t block_stride = 2ull * kBlock * kKvDim * sizeof(uint16_t);
   std::vector<uint8_t> cache(block_stride * (kTokens / kBlock));
   const cpu::PagedKvLayer kv{.type = DType::F16, .base = cache.data(), .block_stride = block_stride,
-                             .block_size = kBlock, .kv_dim = kKvDim};
+                             .block_size = kBlock, .kv_dim = kKvDim, .head_dim = 64};
   std::vector<int32_t> table(kTokens / kBlock);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
   std::mt19937 rng(5);

@@ -38,7 +38,8 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   const uint64_t beside_weights = machine > p.weights ? machine - p.weights : 0;
   const uint64_t limit = std::min(p.available, beside_weights);
   const uint64_t room = limit > fixed_work ? limit - fixed_work : 0;
-  const uint64_t per_ctx_token = kv_per_token * static_cast<uint64_t>(n_seq) + model::work_bytes(spec, 0, 1);
+  const uint64_t per_ctx_token =
+      kv_per_token * static_cast<uint64_t>(n_seq) + (model::work_bytes(spec, 0, 1) - model::work_bytes(spec, 0, 0));
   p.max_ctx_that_fits = static_cast<int32_t>(
       std::min<uint64_t>(INT32_MAX, room / per_ctx_token) / kBlockSize * kBlockSize);
   if (needed > limit) {
@@ -91,6 +92,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   FLINT_ASSIGN_OR_RETURN(KvCache kv, KvCache::create({.type = options.kv_type,
                                                       .n_layer = static_cast<int32_t>(spec.n_layer),
                                                       .kv_dim = static_cast<int32_t>(spec.n_head_kv * spec.head_dim_k),
+                                                      .head_dim = static_cast<int32_t>(spec.head_dim_k),
                                                       .block_size = kBlockSize,
                                                       .n_blocks = blocks_per_seq * e->n_seq_max_}));
   e->kv_ = std::make_unique<KvCache>(std::move(kv));

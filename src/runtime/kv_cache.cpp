@@ -16,6 +16,9 @@ Result<KvCache> KvCache::create(const KvCacheConfig& config) {
   if (config.n_blocks <= 0 || config.block_size <= 0 || config.kv_dim <= 0 || config.n_layer <= 0) {
     return error("empty KV cache ({} blocks)", config.n_blocks);
   }
+  if (config.head_dim <= 0 || config.kv_dim % config.head_dim != 0) {
+    return error("KV cache: kv_dim {} is not a multiple of head_dim {}", config.kv_dim, config.head_dim);
+  }
   KvCache c;
   c.config_ = config;
   const uint64_t block = bytes_per_block(config);
@@ -25,7 +28,7 @@ Result<KvCache> KvCache::create(const KvCacheConfig& config) {
   const uint64_t element = config.type == DType::F16 ? 2 : 4;
   c.view_ = {.type = config.type, .base = c.memory_.get(), .block_stride = block,
              .layer_stride = 2ull * config.block_size * config.kv_dim * element,
-             .block_size = config.block_size, .kv_dim = config.kv_dim};
+             .block_size = config.block_size, .kv_dim = config.kv_dim, .head_dim = config.head_dim};
   for (int32_t b = config.n_blocks - 1; b >= 0; --b) c.free_.push_back(b);
   return c;
 }

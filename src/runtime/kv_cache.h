@@ -1,6 +1,7 @@
 // The paged KV cache: a pool of fixed-size blocks and per-sequence block tables.
 //
-// Memory layout of the pool: [n_blocks][n_layer][K then V][block_size][kv_dim], F16 or F32, so
+// Memory layout of the pool: [n_blocks][n_layer][K then V][n_head_kv][block_size][head_dim], F16
+// or F32, so
 // one block holds block_size positions of every layer (see model::KvCacheView). A sequence grows
 // a block at a time; finished sequences give their blocks back.
 #pragma once
@@ -20,6 +21,7 @@ struct KvCacheConfig {
   DType type = DType::F16;
   int32_t n_layer = 0;
   int32_t kv_dim = 0;  // n_head_kv * head_dim
+  int32_t head_dim = 0;
   int32_t block_size = 16;
   int32_t n_blocks = 0;
 };

@@ -181,25 +181,27 @@ TEST(ExpKernel, EveryFamilyIsWithinAFewUlpOfStdExp) {
   }
 }
 
-// Attention over a paged cache whose blocks are out of order, against a float64 computation.
-TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
-  const AttentionShape shape{.n_head = 8, .n_head_kv = 2, .head_dim = 64, .scale = 0.125f};
-  const int32_t kv_dim = shape.n_head_kv * shape.head_dim, block = 16, n_pos = 75;
-  const std::vector<int32_t> table = {4, 0, 3, 1, 2};  // positions 0..79
+// Attention over a paged cache whose blocks are out of order, against a float64 computation:
+// the last n of n_pos positions attend causally.
+void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
+  const int32_t kv_dim = shape.n_head_kv * shape.head_dim, block = 16;
+  const int32_t n_blocks = (n_pos + block - 1) / block;
+  std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+  for (int32_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = (b * 7 + 3) % n_blocks;  // a permutation (7 is coprime with the counts used)
   for (DType kv_type : {DType::F32, DType::F16}) {
     const uint64_t eb = kv_type == DType::F16 ? 2 : 4;
     const uint64_t block_stride = 2ull * block * kv_dim * eb;
     std::vector<uint8_t> pool_bytes(block_stride * table.size());
     const PagedKvLayer kv{.type = kv_type, .base = pool_bytes.data(), .block_stride = block_stride,
-                          .block_size = block, .kv_dim = kv_dim};
-    std::vector<float> k = gaussian(static_cast<size_t>(n_pos * kv_dim), 1);
-    std::vector<float> v = gaussian(static_cast<size_t>(n_pos * kv_dim), 2);
+                          .block_size = block, .kv_dim = kv_dim, .head_dim = shape.head_dim};
+    std::vector<float> k = gaussian(static_cast<size_t>(n_pos) * kv_dim, 1);
+    std::vector<float> v = gaussian(static_cast<size_t>(n_pos) * kv_dim, 2);
     kv_store(kv, table, 0, n_pos, k.data(), v.data());
     if (kv_type == DType::F16) {  // the reference sees what the cache keeps
       for (float& f : k) f = fp16_to_fp32(fp32_to_fp16(f));
       for (float& f : v) f = fp16_to_fp32(fp32_to_fp16(f));
     }
-    const int64_t n = 6, pos0 = n_pos - n;  // the last 6 positions attend causally
+    const int64_t pos0 = n_pos - n;
     const std::vector<float> q = gaussian(static_cast<size_t>(n * shape.n_head * shape.head_dim), 3);
     std::vector<double> want(q.size());
     for (int64_t t = 0; t < n; ++t) {
@@ -228,10 +230,23 @@ TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
       std::vector<float> out(q.size());
       attention(tp, *ks, kv, table, q.data(), static_cast<int32_t>(pos0), n, shape, out.data());
       for (size_t i = 0; i < out.size(); ++i) {
-        ASSERT_NEAR(out[i], want[i], 2e-5) << isa_name(ks->isa) << " " << dtype_name(kv_type) << " " << i;
+        ASSERT_NEAR(out[i], want[i], 2e-5) << isa_name(ks->isa) << " " << dtype_name(kv_type) << " heads "
+                                           << shape.n_head << "/" << shape.n_head_kv << " d " << shape.head_dim
+                                           << " n_pos " << n_pos << " n " << n << " at " << i;
       }
     }
   }
+}
+
+// Query heads per KV head from 1 to 8, head sizes on and off the fused kernels' multiple of 16,
+// a prompt chunk and single decode steps at a depth that is not a multiple of the block size.
+TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
+  check_attention({.n_head = 8, .n_head_kv = 2, .head_dim = 64, .scale = 0.125f}, 75, 6);
+  check_attention({.n_head = 8, .n_head_kv = 2, .head_dim = 64, .scale = 0.125f}, 301, 1);
+  check_attention({.n_head = 8, .n_head_kv = 1, .head_dim = 128, .scale = 0.088f}, 203, 1);
+  check_attention({.n_head = 6, .n_head_kv = 2, .head_dim = 80, .scale = 0.11f}, 45, 3);
+  check_attention({.n_head = 5, .n_head_kv = 1, .head_dim = 32, .scale = 0.17f}, 39, 2);
+  check_attention({.n_head = 4, .n_head_kv = 4, .head_dim = 40, .scale = 0.15f}, 33, 2);
 }
 
 TEST(CpuFeatures, TheBestFamilyIsAvailableAndNamed) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/half.h"
@@ -22,12 +23,16 @@ void store_row(DType type, uint8_t* dst, const float* src, int32_t n) {
 
 void kv_store(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t pos0, int64_t n,
               const float* k, const float* v) {
+  const int32_t n_head_kv = kv.kv_dim / kv.head_dim;
   for (int64_t t = 0; t < n; ++t) {
     const int32_t pos = pos0 + static_cast<int32_t>(t);
     const int32_t block = block_table[static_cast<size_t>(pos / kv.block_size)];
-    const int32_t slot = pos % kv.block_size;
-    store_row(kv.type, kv.k_row(block, slot), k + t * kv.kv_dim, kv.kv_dim);
-    store_row(kv.type, kv.v_row(block, slot), v + t * kv.kv_dim, kv.kv_dim);
+    const uint64_t slot = static_cast<uint64_t>(pos % kv.block_size) * kv.row_bytes();
+    for (int32_t h = 0; h < n_head_kv; ++h) {
+      const int64_t off = t * kv.kv_dim + static_cast<int64_t>(h) * kv.head_dim;
+      store_row(kv.type, kv.k_rows(block, h) + slot, k + off, kv.head_dim);
+      store_row(kv.type, kv.v_rows(block, h) + slot, v + off, kv.head_dim);
+    }
   }
 }
 
@@ -36,57 +41,125 @@ void attention(ThreadPool& pool, const PagedKvLayer& kv, std::span<const int32_t
   attention(pool, best_kernels(), kv, block_table, q, pos0, n, s, out);
 }
 
+namespace {
+
+// Positions per chunk: a task reads a chunk of the cache for every KV head, and a decode step at
+// depth splits over chunks (not only over KV heads, of which a model may have few).
+constexpr int32_t kChunkPositions = 128;
+// Bytes of per-chunk partial results one round of tokens may hold.
+constexpr uint64_t kPartialBytes = 4u << 20;
+
+// One token's attention over one chunk of positions, for every query head: the softmax's running
+// max m and sum l, and the unnormalized weighted values o.
+struct PartialView {
+  float* o;  // [n_head][head_dim]
+  float* m;  // [n_head]
+  float* l;  // [n_head]
+};
+
+}  // namespace
+
+AttentionScratch attention_scratch_bytes(const AttentionShape& s, int n_threads) {
+  // partials: max(kPartialBytes, per_chunk * ceil(n_ctx / chunk)) <= kPartialBytes + per_chunk
+  // + per_chunk / chunk * n_ctx
+  const uint64_t per_chunk = sizeof(float) * static_cast<uint64_t>(s.n_head) * (s.head_dim + 2);
+  const uint64_t scores = sizeof(float) * static_cast<uint64_t>(s.n_head) * kChunkPositions;
+  return {.fixed = kPartialBytes + per_chunk + scores * static_cast<uint64_t>(std::max(1, n_threads)),
+          .per_position = (per_chunk + kChunkPositions - 1) / kChunkPositions};
+}
+
+// Chunks of a token at position pos are combined in order, with the same arithmetic whether the
+// token is alone or in a batch, so its result does not depend on the batch.
 void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
                std::span<const int32_t> block_table, const float* q, int32_t pos0, int64_t n,
                const AttentionShape& s, float* out) {
-  const int32_t group = s.n_head / s.n_head_kv;
-  const int64_t q_stride = static_cast<int64_t>(s.n_head) * s.head_dim;
-  const uint64_t eb = kv.element_bytes(), row_stride = static_cast<uint64_t>(kv.kv_dim) * eb;
+  if (n <= 0) return;
+  const int32_t group = s.n_head / s.n_head_kv, d = s.head_dim;
+  const int64_t q_stride = static_cast<int64_t>(s.n_head) * d;
   const bool f16 = kv.type == DType::F16;
-  const auto dot_rows = f16 ? ks.dot_rows_f16 : ks.dot_rows_f32;
-  const auto axpy = f16 ? ks.axpy_f16 : ks.axpy_f32;
-  // One task per (token, KV head): the scores of its `group` query heads over positions 0 .. pos,
-  // then the weighted values. Each cached block is read once for all heads of the group.
-  pool.parallel_for(n * s.n_head_kv, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;  // [group][pos + 1]
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / s.n_head_kv;
-      const int32_t g = static_cast<int32_t>(task % s.n_head_kv);
-      const int32_t pos = pos0 + static_cast<int32_t>(t);
-      const int64_t n_pos = pos + 1;
-      const uint64_t kv_offset = static_cast<uint64_t>(g) * s.head_dim * eb;
-      const float* qg = q + t * q_stride + static_cast<int64_t>(g) * group * s.head_dim;  // [group][head_dim]
-      float* og = out + t * q_stride + static_cast<int64_t>(g) * group * s.head_dim;
-      scores.resize(static_cast<size_t>(group * n_pos));
-      for (int64_t j0 = 0; j0 < n_pos; j0 += kv.block_size) {
-        const int32_t block = block_table[static_cast<size_t>(j0 / kv.block_size)];
-        const int64_t nb = std::min<int64_t>(kv.block_size, n_pos - j0);
-        const uint8_t* k0 = kv.k_row(block, 0) + kv_offset;
-        for (int32_t h = 0; h < group; ++h) {
-          dot_rows(qg + h * s.head_dim, k0, row_stride, nb, s.head_dim, s.scale,
-                   scores.data() + h * n_pos + j0);
+  const auto group_scores = f16 ? ks.group_scores_f16 : ks.group_scores_f32;
+  const auto group_accum = f16 ? ks.group_accum_f16 : ks.group_accum_f32;
+  const int32_t chunk_blocks = std::max<int32_t>(1, kChunkPositions / kv.block_size);
+  const int64_t chunk = static_cast<int64_t>(chunk_blocks) * kv.block_size;
+  const int64_t max_chunks = (pos0 + n + chunk - 1) / chunk;  // of the last token
+  const int64_t partial_floats = q_stride + 2 * s.n_head;
+  const int64_t round = std::clamp<int64_t>(
+      static_cast<int64_t>(kPartialBytes / (sizeof(float) * partial_floats * max_chunks)), 1, n);
+  // Every entry a token reads is written first (its chunks up to its position): no zero fill.
+  const std::unique_ptr<float[]> partials(new float[static_cast<size_t>(round * max_chunks * partial_floats)]);
+  auto partial = [&](int64_t slot, int64_t c) {
+    float* base = partials.get() + (slot * max_chunks + c) * partial_floats;
+    return PartialView{base, base + q_stride, base + q_stride + s.n_head};
+  };
+
+  for (int64_t t0 = 0; t0 < n; t0 += round) {
+    const int64_t nt = std::min(round, n - t0);
+    // Tasks chunk-major: tokens next to each other in the task order read the same chunk.
+    pool.parallel_for(nt * max_chunks, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> scores(static_cast<size_t>(s.n_head * chunk));  // [n_head][chunk]
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t c = task / nt, slot = task % nt, t = t0 + slot;
+        const int64_t n_pos = pos0 + t + 1, j_begin = c * chunk;
+        if (j_begin >= n_pos) continue;  // past this token's causal mask
+        const int64_t len = std::min(chunk, n_pos - j_begin);
+        const float* qt = q + t * q_stride;
+        const PartialView pv = partial(slot, c);
+        AttnRows rows{.stride = kv.row_bytes(), .d = d, .group = group};
+        const int64_t n_blocks = (len + kv.block_size - 1) / kv.block_size;
+        auto block_at = [&](int64_t b) { return block_table[static_cast<size_t>(j_begin / kv.block_size + b)]; };
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const int64_t j0 = b * kv.block_size;
+          rows.n = std::min<int64_t>(kv.block_size, len - j0);
+          for (int32_t g = 0; g < s.n_head_kv; ++g) {
+            rows.data = kv.k_rows(block_at(b), g);
+            group_scores(rows, qt + static_cast<int64_t>(g) * group * d, s.scale,
+                         scores.data() + g * group * chunk + j0, chunk);
+          }
         }
-      }
-      std::fill(og, og + group * s.head_dim, 0.0f);
-      for (int32_t h = 0; h < group; ++h) {
-        float* sh = scores.data() + h * n_pos;
-        const float mx = *std::max_element(sh, sh + n_pos);
-        const float inv = 1.0f / ks.exp_shift(sh, n_pos, mx);
-        for (int64_t j = 0; j < n_pos; ++j) sh[j] *= inv;
-      }
-      for (int64_t j0 = 0; j0 < n_pos; j0 += kv.block_size) {
-        const int32_t block = block_table[static_cast<size_t>(j0 / kv.block_size)];
-        const int64_t nb = std::min<int64_t>(kv.block_size, n_pos - j0);
-        const uint8_t* v0 = kv.v_row(block, 0) + kv_offset;
-        for (int64_t j = 0; j < nb; ++j) {
-          for (int32_t h = 0; h < group; ++h) {
-            axpy(scores[static_cast<size_t>(h * n_pos + j0 + j)], v0 + j * row_stride, s.head_dim,
-                 og + h * s.head_dim);
+        for (int32_t h = 0; h < s.n_head; ++h) {
+          float* sh = scores.data() + h * chunk;
+          pv.m[h] = *std::max_element(sh, sh + len);
+          pv.l[h] = ks.exp_shift(sh, len, pv.m[h]);
+        }
+        std::fill(pv.o, pv.o + q_stride, 0.0f);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          const int64_t j0 = b * kv.block_size;
+          rows.n = std::min<int64_t>(kv.block_size, len - j0);
+          for (int32_t g = 0; g < s.n_head_kv; ++g) {
+            rows.data = kv.v_rows(block_at(b), g);
+            group_accum(rows, scores.data() + g * group * chunk + j0, chunk, pv.o + g * group * d);
           }
         }
       }
-    }
-  });
+    });
+    // out = sum_c e^(m_c - M) o_c / sum_c e^(m_c - M) l_c, chunks in order.
+    pool.parallel_for(nt, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> w;
+      for (int64_t slot = begin; slot < end; ++slot) {
+        const int64_t t = t0 + slot;
+        const int64_t n_chunks = (pos0 + t + chunk) / chunk;  // chunks up to position pos0 + t
+        w.resize(static_cast<size_t>(n_chunks));
+        float* ot = out + t * q_stride;
+        for (int32_t h = 0; h < s.n_head; ++h) {
+          float mx = partial(slot, 0).m[h];
+          for (int64_t c = 1; c < n_chunks; ++c) mx = std::max(mx, partial(slot, c).m[h]);
+          float sum = 0.0f;
+          for (int64_t c = 0; c < n_chunks; ++c) {
+            const PartialView pv = partial(slot, c);
+            w[static_cast<size_t>(c)] = std::exp(pv.m[h] - mx);
+            sum += w[static_cast<size_t>(c)] * pv.l[h];
+          }
+          float* oh = ot + h * d;
+          std::fill(oh, oh + d, 0.0f);
+          for (int64_t c = 0; c < n_chunks; ++c) {
+            const float wc = w[static_cast<size_t>(c)] / sum;
+            const float* o = partial(slot, c).o + h * d;
+            for (int32_t i = 0; i < d; ++i) oh[i] += wc * o[i];
+          }
+        }
+      }
+    });
+  }
 }
 
 }  // namespace flint::cpu

@@ -2,8 +2,8 @@
 //
 // The cache is a pool of fixed-size blocks; a sequence owns a block table mapping its position p
 // to block table[p / block_size], slot p % block_size. Within a block, one layer's keys are
-// [block_size][kv_dim] followed by its values [block_size][kv_dim] (kv_dim = n_head_kv * head_dim),
-// stored as F16 or F32.
+// [n_head_kv][block_size][head_dim] followed by its values in the same layout, stored as F16 or
+// F32: a KV head's rows of a block are contiguous, so attention streams them.
 #pragma once
 
 #include <cstdint>
@@ -21,13 +21,16 @@ struct PagedKvLayer {
   uint64_t block_stride = 0;    // bytes from one block to the next
   int32_t block_size = 16;      // tokens per block
   int32_t kv_dim = 0;           // n_head_kv * head_dim
+  int32_t head_dim = 0;
 
   uint64_t element_bytes() const { return type == DType::F16 ? 2 : 4; }
-  uint8_t* k_row(int32_t block, int32_t slot) const {
-    return base + block * block_stride + static_cast<uint64_t>(slot) * kv_dim * element_bytes();
+  uint64_t row_bytes() const { return static_cast<uint64_t>(head_dim) * element_bytes(); }
+  // KV head h's rows [block_size][head_dim] of a block.
+  uint8_t* k_rows(int32_t block, int32_t h) const {
+    return base + block * block_stride + static_cast<uint64_t>(h) * block_size * row_bytes();
   }
-  uint8_t* v_row(int32_t block, int32_t slot) const {
-    return k_row(block, slot) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
+  uint8_t* v_rows(int32_t block, int32_t h) const {
+    return k_rows(block, h) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
   }
 };
 
@@ -51,5 +54,13 @@ void attention(ThreadPool& pool, const PagedKvLayer& kv, std::span<const int32_t
 void attention(ThreadPool& pool, const KernelSet& kernels, const PagedKvLayer& kv,
                std::span<const int32_t> block_table, const float* q, int32_t pos0, int64_t n,
                const AttentionShape& shape, float* out);
+
+// The most scratch one attention call allocates (partial results per chunk of positions, and
+// each worker's scores) is at most fixed + per_position * n_ctx.
+struct AttentionScratch {
+  uint64_t fixed = 0;
+  uint64_t per_position = 0;
+};
+AttentionScratch attention_scratch_bytes(const AttentionShape& shape, int n_threads);
 
 }  // namespace flint::cpu

@@ -42,4 +42,10 @@ inline void k4_scales(const uint8_t* q, uint32_t sc[2], uint32_t m[2]) {
 // the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
 
+// Attention for the query heads of one KV group over F16 (f16) or F32 rows, as
+// KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp); false when the head
+// size has no fused kernel (d not a multiple of 16, or above 256).
+bool group_scores_fused(const AttnRows& rows, bool f16, const float* q, float scale, float* scores, int64_t ld);
+bool group_accum_fused(const AttnRows& rows, bool f16, const float* p, int64_t ld, float* out);
+
 }  // namespace flint::cpu::avx2

@@ -42,6 +42,16 @@ struct GemmArgs {
 int gemm_tile_rows(DType type, int64_t n_in);
 size_t gemm_scratch_bytes(DType type, int64_t n_in);
 
+// A run of n cached key or value rows of one KV head: row j at data + j * stride bytes, d values
+// each; `group` query heads read them.
+struct AttnRows {
+  const uint8_t* data = nullptr;
+  uint64_t stride = 0;
+  int64_t n = 0;
+  int32_t d = 0;
+  int32_t group = 1;
+};
+
 struct KernelSet {
   Isa isa;
   // x: [n] -> n / 256 blocks (n a multiple of 256).
@@ -54,21 +64,20 @@ struct KernelSet {
   // False when `type` has no kernel (the caller checked act_format_for first).
   bool (*gemm)(const GemmArgs& args);
 
-  // Attention over F16 or F32 cached rows (see attention.h for the layout).
-  // scores[j] = scale * dot(q, k_j) for n rows k_j (row j at rows + j * stride bytes), d values.
-  void (*dot_rows_f16)(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                       float scale, float* scores);
-  void (*dot_rows_f32)(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                       float scale, float* scores);
+  // Attention for the `group` query heads that share one KV head, over a run of cached rows
+  // (F16 or F32; see attention.h for the layout):
+  //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), row j)   q: [group][d]
+  void (*group_scores_f16)(const AttnRows& rows, const float* q, float scale, float* scores, int64_t ld);
+  void (*group_scores_f32)(const AttnRows& rows, const float* q, float scale, float* scores, int64_t ld);
+  //   out[h * d + i] += sum_j p[h * ld + j] * row_j[i]                 out: [group][d]
+  void (*group_accum_f16)(const AttnRows& rows, const float* p, int64_t ld, float* out);
+  void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
   float (*exp_shift)(float* x, int64_t n, float shift);
   // Memory probes: a sum over n bytes (n a multiple of 128) that forces every load, and the
   // STREAM triad a[i] = b[i] + s * c[i].
   uint64_t (*read_sum)(const uint8_t* p, size_t n);
   void (*triad)(float* a, const float* b, const float* c, float s, size_t n);
-  // out[0..d) += a * row.
-  void (*axpy_f16)(float a, const uint8_t* row, int32_t d, float* out);
-  void (*axpy_f32)(float a, const uint8_t* row, int32_t d, float* out);
 };
 
 // The kernels for `isa`, or nullptr when this binary or CPU has none.

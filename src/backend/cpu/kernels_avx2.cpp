@@ -559,6 +559,18 @@ void axpy_f32(float a, const uint8_t* row, int32_t d, float* out) {
   for (; i < d; ++i) out[i] += a * r[i];
 }
 
+template <bool kF16>
+void group_scores(const AttnRows& r, const float* q, float scale, float* scores, int64_t ld) {
+  if (!group_scores_fused(r, kF16, q, scale, scores, ld)) {
+    group_scores_by_row<kF16 ? dot_rows_f16 : dot_rows_f32>(r, q, scale, scores, ld);
+  }
+}
+
+template <bool kF16>
+void group_accum(const AttnRows& r, const float* p, int64_t ld, float* out) {
+  if (!group_accum_fused(r, kF16, p, ld, out)) group_accum_by_row<kF16 ? axpy_f16 : axpy_f32>(r, p, ld, out);
+}
+
 uint64_t read_sum(const uint8_t* p, size_t n) {
   __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i < n; i += 128) {
@@ -589,13 +601,13 @@ const KernelSet kKernels = {
     .round_f16 = round_f16,
     .round_bf16 = round_bf16,
     .gemm = gemm,
-    .dot_rows_f16 = dot_rows_f16,
-    .dot_rows_f32 = dot_rows_f32,
+    .group_scores_f16 = group_scores<true>,
+    .group_scores_f32 = group_scores<false>,
+    .group_accum_f16 = group_accum<true>,
+    .group_accum_f32 = group_accum<false>,
     .exp_shift = exp_shift,
     .read_sum = read_sum,
     .triad = triad,
-    .axpy_f16 = axpy_f16,
-    .axpy_f32 = axpy_f32,
 };
 
 }  // namespace flint::cpu::avx2

@@ -119,13 +119,13 @@ const KernelSet kKernels = {
     .round_f16 = round_f16,
     .round_bf16 = round_bf16,
     .gemm = gemm,
-    .dot_rows_f16 = dot_rows_f16,
-    .dot_rows_f32 = dot_rows_f32,
+    .group_scores_f16 = group_scores_by_row<dot_rows_f16>,
+    .group_scores_f32 = group_scores_by_row<dot_rows_f32>,
+    .group_accum_f16 = group_accum_by_row<axpy_f16>,
+    .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
     .read_sum = read_sum,
     .triad = triad,
-    .axpy_f16 = axpy_f16,
-    .axpy_f32 = axpy_f32,
 };
 
 }  // namespace flint::cpu::scalar
