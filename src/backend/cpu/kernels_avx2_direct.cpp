@@ -26,8 +26,12 @@ struct Rows {
 // reads in flight while a block is being multiplied (the hardware prefetcher alone stops at
 // page boundaries and runs out of distance).
 constexpr int kPrefetchBytes = 1536;
+constexpr int kPrefetchL2Bytes = 12288;
 inline void prefetch_block(const uint8_t* b, int bytes) {
-  for (int off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes + off), _MM_HINT_T0);
+  for (int off = 0; off < bytes; off += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchL2Bytes + off), _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchBytes + off), _MM_HINT_T0);
+  }
 }
 
 // Broadcasts 16-bit element e of each 128-bit lane of v (e in 0..7) over that lane.
