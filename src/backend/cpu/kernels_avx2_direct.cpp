@@ -22,9 +22,10 @@ struct Rows {
   float* y[NT];          // each token's output row
 };
 
-// Weights stream from memory once per token: asking for them this far ahead keeps enough
-// reads in flight while a block is being multiplied (the hardware prefetcher alone stops at
-// page boundaries and runs out of distance).
+// Weights stream from memory once per token: asking for them ahead keeps enough reads in flight
+// while a block is being multiplied (the hardware prefetcher alone stops at page boundaries and
+// runs out of distance). Two distances: into L2 far ahead (more misses can be outstanding there
+// than in L1's fill buffers), and into L1 shortly before use.
 constexpr int kPrefetchBytes = 1536;
 constexpr int kPrefetchL2Bytes = 12288;
 inline void prefetch_block(const uint8_t* b, int bytes) {
