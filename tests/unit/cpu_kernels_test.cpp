@@ -22,7 +22,7 @@ namespace {
 
 std::vector<const KernelSet*> families() {
   std::vector<const KernelSet*> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kNeonDot}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeonDot}) {
     if (const KernelSet* k = kernels_for(isa)) out.push_back(k);
   }
   return out;
@@ -126,6 +126,24 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
             << isa_name(ks->isa) << " token " << t << " row " << r;
       }
     }
+  }
+}
+
+// The AVX-512 family computes the AVX2 family's integer sums with VNNI and folds them into the
+// same lanes: the results are the same bits, so a model gives the same tokens on either CPU.
+TEST_P(MatmulKernels, TheX86FamiliesAgreeBitForBit) {
+  const KernelSet* avx2 = kernels_for(Isa::kAvx2);
+  const KernelSet* avx512 = kernels_for(Isa::kAvx512);
+  if (!avx2 || !avx512) GTEST_SKIP() << "this CPU lacks AVX2 or AVX-512 VNNI";
+  const DType type = GetParam();
+  ThreadPool pool(2);
+  const Matrix m = random_matrix(type, 768, 23, 5);
+  for (int64_t n_tok : {1, 4, 5, 13}) {
+    const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * 768), 17, 41);
+    std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
+    matmul(pool, *avx2, m.w, x.data(), a.data(), n_tok);
+    matmul(pool, *avx512, m.w, x.data(), b.data(), n_tok);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "tokens " << n_tok << " at " << i;
   }
 }
 

@@ -1,5 +1,7 @@
-// Small AVX2 helpers shared by the AVX2 kernel files (internal to backend/cpu; include only from
-// files built with -mavx2 -mfma -mf16c).
+// Small AVX2 helpers shared by the x86 kernel files (internal to backend/cpu; include only from
+// files built with -mavx2 -mfma -mf16c or more). The inline helpers live in the including
+// family's namespace (FLINT_X86_NS, avx2 unless set), so a copy built with AVX-512 flags is
+// never the one an AVX2-only CPU runs.
 #pragma once
 
 #include <immintrin.h>
@@ -9,7 +11,11 @@
 
 #include "backend/cpu/kernels.h"
 
-namespace flint::cpu::avx2 {
+#ifndef FLINT_X86_NS
+#define FLINT_X86_NS avx2
+#endif
+
+namespace flint::cpu::FLINT_X86_NS {
 
 inline float hsum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -37,6 +43,11 @@ inline void k4_scales(const uint8_t* q, uint32_t sc[2], uint32_t m[2]) {
   sc[1] = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
   m[1] = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
 }
+
+}  // namespace flint::cpu::FLINT_X86_NS
+
+// Built with AVX2 flags, called by both x86 families.
+namespace flint::cpu::avx2 {
 
 // Fused matrix-vector kernels for 1..4 tokens (kernels_avx2_direct.cpp); false when `a.type` or
 // the token count has none.

@@ -95,6 +95,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
     case Isa::kNeonDot: return "neon";
   }
   return "?";
@@ -105,8 +106,13 @@ bool isa_available(Isa isa) {
     case Isa::kScalar: return true;
 #if defined(__x86_64__)
     case Isa::kAvx2: return cpu_features().avx2;
+    case Isa::kAvx512: {
+      const CpuFeatures& f = cpu_features();
+      return f.avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+    }
 #else
-    case Isa::kAvx2: return false;
+    case Isa::kAvx2:
+    case Isa::kAvx512: return false;
 #endif
 #if defined(__aarch64__)
     case Isa::kNeonDot: return cpu_features().dotprod && cpu_features().fp16;
@@ -120,11 +126,11 @@ bool isa_available(Isa isa) {
 Isa best_isa() {
   static const Isa best = [] {
     if (const char* want = std::getenv("FLINT_CPU_KERNELS")) {
-      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kNeonDot}) {
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeonDot}) {
         if (std::strcmp(want, isa_name(isa)) == 0 && isa_available(isa)) return isa;
       }
     }
-    for (Isa isa : {Isa::kNeonDot, Isa::kAvx2}) {
+    for (Isa isa : {Isa::kNeonDot, Isa::kAvx512, Isa::kAvx2}) {
       if (isa_available(isa)) return isa;
     }
     return Isa::kScalar;

@@ -28,12 +28,13 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();
 
 // Kernel families, best last. kScalar is the portable build of the same algorithms.
-enum class Isa { kScalar, kAvx2, kNeonDot };
+// kAvx512: AVX2 plus AVX-512 F, BW, VL and VNNI.
+enum class Isa { kScalar, kAvx2, kAvx512, kNeonDot };
 
 const char* isa_name(Isa isa);
 // True when this binary holds kernels for `isa` and the CPU can run them.
 bool isa_available(Isa isa);
-// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|neon asks for another one
+// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|avx512|neon asks for another one
 // (for comparisons; an unavailable request falls back to the best).
 Isa best_isa();
 

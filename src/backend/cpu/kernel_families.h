@@ -12,6 +12,9 @@ extern const KernelSet kKernels;
 namespace avx2 {
 extern const KernelSet kKernels;
 }
+namespace avx512 {
+extern const KernelSet kKernels;
+}
 #endif
 #if defined(__aarch64__)
 namespace neon {

@@ -72,6 +72,7 @@ const KernelSet* kernels_for(Isa isa) {
     case Isa::kScalar: return &scalar::kKernels;
 #if defined(__x86_64__)
     case Isa::kAvx2: return &avx2::kKernels;
+    case Isa::kAvx512: return &avx512::kKernels;
 #endif
 #if defined(__aarch64__)
     case Isa::kNeonDot: return &neon::kKernels;
