@@ -131,6 +131,7 @@ ModelNeeds needs_from(const std::vector<Priced>& tensors, const model::ModelSpec
       const double f = n.expert_fraction;
       share.token_bytes += static_cast<uint64_t>(t.n_bytes * f);
       share.prompt_macs += t.n_elements * f;
+      share.expert_prompt_macs += t.n_elements * f;
       n.prompt_macs += t.n_elements * f;
       n.decode_macs += t.n_elements * f;
       n.n_active_params += static_cast<uint64_t>(t.n_elements * f);
@@ -237,10 +238,15 @@ void plan_catalog_machine(const ModelNeeds& m, const PlanRequest& r, const Hardw
 // flint bench against these predictions on four generated files (llama3-1b Q4_K_M, Q8_0, Q4_0,
 // qwen3-moe-mini Q4_K_M; BENCHMARKS.md): norms, rope, activation quantization and the thread
 // pool's hand-offs cost ~12% of a decode step and ~17% of a prompt, and every routed expert's
-// three small matmuls ~12 us per token per layer beyond their bytes.
+// three small matmuls ~12 us per token per layer beyond their bytes. In a prompt, each routed
+// expert multiplies only its share of the tokens (512 x 8 / 128 = 32 for qwen3-moe-mini), below
+// the token count the probe's prefill rate is measured at: those matmuls run at 0.76 of it
+// (fitted to both machines of BENCHMARKS.md, where the MoE prompt was 10% and 28% slower than
+// the plan without it; a probe point at the experts' token count would measure it instead).
 constexpr double kLocalDecodeEngine = 0.88;
 constexpr double kLocalPrefillEngine = 0.83;
 constexpr double kLocalExpertCallSeconds = 12e-6;
+constexpr double kLocalExpertPrefill = 0.76;
 
 // This machine, from flint probe: each weight type at the speed its kernels were measured at.
 void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeResult& probe, MachinePlan& p) {
@@ -262,7 +268,8 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
       continue;
     }
     weight_s += static_cast<double>(s.token_bytes) / (mp->decode_gbps * 1e9);
-    prompt_s += 2.0 * s.prompt_macs / (mp->prefill_gflops * 1e9);
+    const double dense_macs = s.prompt_macs - s.expert_prompt_macs;
+    prompt_s += 2.0 * (dense_macs + s.expert_prompt_macs / kLocalExpertPrefill) / (mp->prefill_gflops * 1e9);
   }
   if (!missing.empty()) {
     std::string list;

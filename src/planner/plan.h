@@ -58,6 +58,7 @@ struct ModelNeeds {
     std::string type;  // dtype name, or FP8 / NVFP4
     uint64_t token_bytes = 0;
     double prompt_macs = 0;
+    double expert_prompt_macs = 0;  // the part of prompt_macs in routed experts
   };
   std::vector<TypeShare> by_type;  // for the measured (local) machine
   model::ModelShape shape;         // to re-price other quantizations
