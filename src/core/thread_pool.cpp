@@ -105,7 +105,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   // joined (they may still be running their last chunk), so fn stays alive until they are done.
   const uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel);
   const int joined = static_cast<int>(s & kJoinedMask);
-  for (int i = 1; left_.load(std::memory_order_acquire) != joined; ++i) {
+  for (uint32_t i = 1; left_.load(std::memory_order_acquire) != joined; ++i) {
     cpu_relax();
     if ((i & 1023) == 0) std::this_thread::yield();  // a joined worker may be off its core
   }

@@ -55,7 +55,7 @@ uint64_t work_bytes(const ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
                              s.n_expert;
   const cpu::AttentionShape shape{.n_head = static_cast<int32_t>(s.n_head), .n_head_kv = static_cast<int32_t>(s.n_head_kv),
                                   .head_dim = static_cast<int32_t>(s.head_dim_k)};
-  const cpu::AttentionScratch attention = cpu::attention_scratch_bytes(shape, 64);
+  const cpu::AttentionScratch attention = cpu::attention_scratch_bytes(shape, kKvBlockSize, kMaxThreads);
   return 4ull * per_token * static_cast<uint64_t>(n_tokens) + attention.fixed +
          attention.per_position * static_cast<uint64_t>(n_ctx);
 }

@@ -36,8 +36,12 @@ Result<uint64_t> kv_bytes_per_token(const ModelSpec& spec, DType kv_type);
 
 // Float32 activations of one forward pass of n_tokens tokens at a context of n_ctx: residual,
 // norm, attention in/out, q/k/v, the FFN's hidden rows, the logits, and attention's scratch
-// (cpu::attention_scratch_bytes, for up to 64 threads). A generous upper bound; the engine
-// allocates within it and the planner counts it.
+// (cpu::attention_scratch_bytes, for kKvBlockSize and up to kMaxThreads threads). A generous
+// upper bound; the engine allocates within it and the planner counts it.
 uint64_t work_bytes(const ModelSpec& spec, int32_t n_tokens, int32_t n_ctx);
+
+// The engine's KV cache block (positions per block) and its most threads.
+inline constexpr int32_t kKvBlockSize = 16;
+inline constexpr int kMaxThreads = 1024;
 
 }  // namespace flint::model

@@ -283,7 +283,10 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
   const double attn_gflops = probe.attention_gflops > 0 ? probe.attention_gflops
                              : f16 && f16->prefill_gflops > 0 ? f16->prefill_gflops : 10.0;
   const double expert_calls_s = static_cast<double>(m.n_layer) * m.n_expert_used * kLocalExpertCallSeconds;
-  p.decode_tok_s_expected = 1.0 / ((weight_s + kv_read / bw) / kLocalDecodeEngine + expert_calls_s);
+  // The kernels' rates and the read bandwidth are separate measurements (a kernel may time a
+  // little faster than the plain read on a noisy machine): expected never exceeds the ceiling.
+  p.decode_tok_s_expected = std::min(*p.decode_tok_s_ceiling,
+                                     1.0 / ((weight_s + kv_read / bw) / kLocalDecodeEngine + expert_calls_s));
   const double prompt_tok_s =
       (prompt_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9)) / kLocalPrefillEngine;
   p.prefill_tok_s_expected = 1.0 / prompt_tok_s;

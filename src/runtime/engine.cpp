@@ -11,7 +11,7 @@
 namespace flint::runtime {
 namespace {
 
-constexpr int32_t kBlockSize = 16;
+constexpr int32_t kBlockSize = model::kKvBlockSize;
 
 }  // namespace
 
@@ -65,8 +65,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_));
   const model::ModelSpec& spec = e->model_->spec();
   if (options.n_ctx < 0) return error("the context length must be positive, not {}", options.n_ctx);
-  if (options.n_threads < 0 || options.n_threads > 1024) {
-    return error("--threads {} is out of range (0 for all cores, or 1..1024)", options.n_threads);
+  if (options.n_threads < 0 || options.n_threads > model::kMaxThreads) {
+    return error("--threads {} is out of range (0 for all cores, or 1..{})", options.n_threads, model::kMaxThreads);
   }
   e->n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min<int32_t>(kDefaultMaxCtx, static_cast<int32_t>(spec.n_ctx_train));
   if (e->n_ctx_ <= 0) return error("{}: the model gives no context length: pass --ctx", options.model_path);

@@ -46,6 +46,11 @@ namespace {
 // Positions per chunk: a task reads a chunk of the cache for every KV head, and a decode step at
 // depth splits over chunks (not only over KV heads, of which a model may have few).
 constexpr int32_t kChunkPositions = 128;
+
+// Whole blocks of about kChunkPositions positions (one block when blocks are larger).
+int64_t chunk_positions(int32_t block_size) {
+  return static_cast<int64_t>(std::max<int32_t>(1, kChunkPositions / block_size)) * block_size;
+}
 // Bytes of per-chunk partial results one round of tokens may hold.
 constexpr uint64_t kPartialBytes = 4u << 20;
 
@@ -59,13 +64,16 @@ struct PartialView {
 
 }  // namespace
 
-AttentionScratch attention_scratch_bytes(const AttentionShape& s, int n_threads) {
+AttentionScratch attention_scratch_bytes(const AttentionShape& s, int32_t block_size, int n_threads) {
   // partials: max(kPartialBytes, per_chunk * ceil(n_ctx / chunk)) <= kPartialBytes + per_chunk
-  // + per_chunk / chunk * n_ctx
+  // + per_chunk / chunk * n_ctx; scores: [n_head][chunk] per worker, and the combine's weights
+  // (one float per chunk) per worker.
+  const uint64_t chunk = static_cast<uint64_t>(chunk_positions(block_size));
   const uint64_t per_chunk = sizeof(float) * static_cast<uint64_t>(s.n_head) * (s.head_dim + 2);
-  const uint64_t scores = sizeof(float) * static_cast<uint64_t>(s.n_head) * kChunkPositions;
-  return {.fixed = kPartialBytes + per_chunk + scores * static_cast<uint64_t>(std::max(1, n_threads)),
-          .per_position = (per_chunk + kChunkPositions - 1) / kChunkPositions};
+  const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
+  const uint64_t scores = sizeof(float) * static_cast<uint64_t>(s.n_head) * chunk;
+  return {.fixed = kPartialBytes + per_chunk + threads * (scores + sizeof(float)),
+          .per_position = (per_chunk + chunk - 1) / chunk + (threads * sizeof(float) + chunk - 1) / chunk};
 }
 
 // Chunks of a token at position pos are combined in order, with the same arithmetic whether the
@@ -79,8 +87,7 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
   const bool f16 = kv.type == DType::F16;
   const auto group_scores = f16 ? ks.group_scores_f16 : ks.group_scores_f32;
   const auto group_accum = f16 ? ks.group_accum_f16 : ks.group_accum_f32;
-  const int32_t chunk_blocks = std::max<int32_t>(1, kChunkPositions / kv.block_size);
-  const int64_t chunk = static_cast<int64_t>(chunk_blocks) * kv.block_size;
+  const int64_t chunk = chunk_positions(kv.block_size);
   const int64_t max_chunks = (pos0 + n + chunk - 1) / chunk;  // of the last token
   const int64_t partial_floats = q_stride + 2 * s.n_head;
   const int64_t round = std::clamp<int64_t>(
@@ -95,8 +102,13 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
   for (int64_t t0 = 0; t0 < n; t0 += round) {
     const int64_t nt = std::min(round, n - t0);
     // Tasks chunk-major: tokens next to each other in the task order read the same chunk.
-    pool.parallel_for(nt * max_chunks, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(s.n_head * chunk));  // [n_head][chunk]
+    // A few tasks per hand-out (about 8 per worker per round), so the scores buffer is not
+    // allocated once per task.
+    const int64_t tasks = nt * max_chunks;
+    const int64_t grain = std::max<int64_t>(1, tasks / (8 * pool.size()));
+    pool.parallel_for(tasks, grain, [&](int64_t begin, int64_t end) {
+      // [n_head][chunk]; each task writes what it reads
+      const std::unique_ptr<float[]> scores(new float[static_cast<size_t>(s.n_head * chunk)]);
       for (int64_t task = begin; task < end; ++task) {
         const int64_t c = task / nt, slot = task % nt, t = t0 + slot;
         const int64_t n_pos = pos0 + t + 1, j_begin = c * chunk;
@@ -113,11 +125,11 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
           for (int32_t g = 0; g < s.n_head_kv; ++g) {
             rows.data = kv.k_rows(block_at(b), g);
             group_scores(rows, qt + static_cast<int64_t>(g) * group * d, s.scale,
-                         scores.data() + g * group * chunk + j0, chunk);
+                         scores.get() + g * group * chunk + j0, chunk);
           }
         }
         for (int32_t h = 0; h < s.n_head; ++h) {
-          float* sh = scores.data() + h * chunk;
+          float* sh = scores.get() + h * chunk;
           pv.m[h] = *std::max_element(sh, sh + len);
           pv.l[h] = ks.exp_shift(sh, len, pv.m[h]);
         }
@@ -127,7 +139,7 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
           rows.n = std::min<int64_t>(kv.block_size, len - j0);
           for (int32_t g = 0; g < s.n_head_kv; ++g) {
             rows.data = kv.v_rows(block_at(b), g);
-            group_accum(rows, scores.data() + g * group * chunk + j0, chunk, pv.o + g * group * d);
+            group_accum(rows, scores.get() + g * group * chunk + j0, chunk, pv.o + g * group * d);
           }
         }
       }

@@ -61,6 +61,6 @@ struct AttentionScratch {
   uint64_t fixed = 0;
   uint64_t per_position = 0;
 };
-AttentionScratch attention_scratch_bytes(const AttentionShape& shape, int n_threads);
+AttentionScratch attention_scratch_bytes(const AttentionShape& shape, int32_t block_size, int n_threads);
 
 }  // namespace flint::cpu
