@@ -1,9 +1,8 @@
 // The paged KV cache: a pool of fixed-size blocks and per-sequence block tables.
 //
 // Memory layout of the pool: [n_blocks][n_layer][K then V][n_head_kv][block_size][head_dim], F16
-// or F32, so
-// one block holds block_size positions of every layer (see model::KvCacheView). A sequence grows
-// a block at a time; finished sequences give their blocks back.
+// or F32, so one block holds block_size positions of every layer (see model::KvCacheView). A
+// sequence grows a block at a time; finished sequences give their blocks back.
 #pragma once
 
 #include <cstdint>

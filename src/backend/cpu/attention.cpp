@@ -51,6 +51,7 @@ constexpr int32_t kChunkPositions = 128;
 int64_t chunk_positions(int32_t block_size) {
   return static_cast<int64_t>(std::max<int32_t>(1, kChunkPositions / block_size)) * block_size;
 }
+
 // Bytes of per-chunk partial results one round of tokens may hold.
 constexpr uint64_t kPartialBytes = 4u << 20;
 
