@@ -44,6 +44,27 @@ inline void k4_scales(const uint8_t* q, uint32_t sc[2], uint32_t m[2]) {
   m[1] = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
 }
 
+// One K-quant super-block's share of an output, the way every x86 path adds it: the block's
+// exact integer sums s (levels times scales times activations) and c (corrections times the
+// activations' group sums) go into acc as acc + s * dd, then - c * dc, each product fused with
+// its add. The prompt GEMM does the same per vector lane, so a token's result is the same bits
+// however many tokens share the call.
+inline float fold_k(float acc, int32_t s, int32_t c, float dd, float dc) {
+  const __m128 z = _mm_setzero_ps();
+  __m128 r = _mm_fmadd_ss(_mm_cvtsi32_ss(z, s), _mm_set_ss(dd), _mm_set_ss(acc));
+  r = _mm_fnmadd_ss(_mm_cvtsi32_ss(z, c), _mm_set_ss(dc), r);
+  return _mm_cvtss_f32(r);
+}
+
+// The sums of a's and of b's eight int32 lanes (exact: they fit, and integer order is free).
+inline void hsum2_epi32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
+  const __m256i h = _mm256_hadd_epi32(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  s = _mm_hadd_epi32(s, s);  // A B A B
+  *sa = _mm_cvtsi128_si32(s);
+  *sb = _mm_extract_epi32(s, 1);
+}
+
 }  // namespace flint::cpu::FLINT_X86_NS
 
 // Built with AVX2 flags, called by both x86 families.

@@ -37,6 +37,11 @@ struct GemmArgs {
   uint8_t* scratch = nullptr;  // gemm_scratch_bytes(type, n_in) bytes, this thread's own
 };
 
+// The x86 K-quant prompt GEMM decodes up to kKTileRows rows at a time into an interleaved tile,
+// kKTileBytes per row and super-block (kernels_x86_kgemm.inc).
+inline constexpr int kKTileRows = 32;
+inline constexpr size_t kKTileBytes = 360;
+
 // Rows decoded together when many tokens share a call (their panels stay in L2), and the bytes
 // of scratch that takes.
 int gemm_tile_rows(DType type, int64_t n_in);

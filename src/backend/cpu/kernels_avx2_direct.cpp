@@ -3,8 +3,9 @@
 // through a panel in memory. Decode streams the weights once per token, so these kernels only
 // have to keep up with memory; the few-token loop reuses each unpacked block up to 4 times.
 //
-// Same arithmetic as the panel kernels (kernels_impl.inc): exact integer sums per super-block
-// (K-quants) or block (32-value formats), one float multiply-add each.
+// Same arithmetic as the other x86 paths: exact integer sums per super-block (K-quants, added
+// with fold_k like the prompt GEMM's lanes) or block (32-value formats, as the panel kernels in
+// kernels_impl.inc), one float multiply-add each.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -45,7 +46,7 @@ inline __m256i lane_bcast16(__m256i v, int e) {
 // in the low lane, 2c + 1 in the high lane), summed in int32.
 template <int NT>
 inline void k_block(const __m256i* u, const __m256i* sc, const __m256i corr, float d, float dcorr,
-                    const Rows<NT>& rows, int64_t sb, __m256* acc) {
+                    const Rows<NT>& rows, int64_t sb, float* acc) {
   for (int t = 0; t < NT; ++t) {
     const auto* a = reinterpret_cast<const ActQ8K*>(rows.x[t]) + sb;
     __m256i isum = _mm256_setzero_si256();
@@ -56,8 +57,9 @@ inline void k_block(const __m256i* u, const __m256i* sc, const __m256i corr, flo
     }
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->bsums));
     const __m256i csum = _mm256_madd_epi16(corr, bs);
-    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * a->d), acc[t]);
-    acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(csum), _mm256_set1_ps(dcorr * a->d), acc[t]);
+    int32_t s, c;
+    hsum2_epi32(isum, csum, &s, &c);
+    acc[t] = fold_k(acc[t], s, c, d * a->d, dcorr * a->d);
   }
 }
 
@@ -99,8 +101,7 @@ void q4_k(const GemmArgs& a, const Rows<NT>& rows) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t r = a.r0; r < a.r1; ++r) {
     const uint8_t* b = a.w + static_cast<uint64_t>(r) * a.w_row_bytes;
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    float acc[NT] = {};
     for (int64_t sb = 0; sb < nsb; ++sb, b += 144) {
       prefetch_block(b, 144);
       __m256i sc[8], corr, u[8];
@@ -112,7 +113,7 @@ void q4_k(const GemmArgs& a, const Rows<NT>& rows) {
       }
       k_block<NT>(u, sc, corr, load_h(b), load_h(b + 2), rows, sb, acc);
     }
-    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(acc[t]);
+    for (int t = 0; t < NT; ++t) rows.y[t][r] = acc[t];
   }
 }
 
@@ -122,8 +123,7 @@ void q5_k(const GemmArgs& a, const Rows<NT>& rows) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
   for (int64_t r = a.r0; r < a.r1; ++r) {
     const uint8_t* b = a.w + static_cast<uint64_t>(r) * a.w_row_bytes;
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    float acc[NT] = {};
     for (int64_t sb = 0; sb < nsb; ++sb, b += 176) {
       prefetch_block(b, 176);
       __m256i sc[8], corr, u[8];
@@ -140,7 +140,7 @@ void q5_k(const GemmArgs& a, const Rows<NT>& rows) {
       }
       k_block<NT>(u, sc, corr, load_h(b), load_h(b + 2), rows, sb, acc);
     }
-    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(acc[t]);
+    for (int t = 0; t < NT; ++t) rows.y[t][r] = acc[t];
   }
 }
 
@@ -150,8 +150,7 @@ void q6_k(const GemmArgs& a, const Rows<NT>& rows) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), top2 = _mm256_set1_epi8(0x30);
   for (int64_t r = a.r0; r < a.r1; ++r) {
     const uint8_t* b = a.w + static_cast<uint64_t>(r) * a.w_row_bytes;
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    float acc[NT] = {};
     for (int64_t sb = 0; sb < nsb; ++sb, b += 210) {
       prefetch_block(b, 210);
       // w = d * sc * (q - 32): levels q, and 32 * sc * bsums as the correction (folded into dcorr)
@@ -172,7 +171,7 @@ void q6_k(const GemmArgs& a, const Rows<NT>& rows) {
       const float d = load_h(b + 208);
       k_block<NT>(u, sc, sc16, d, 32.0f * d, rows, sb, acc);
     }
-    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(acc[t]);
+    for (int t = 0; t < NT; ++t) rows.y[t][r] = acc[t];
   }
 }
 
