@@ -65,6 +65,21 @@ inline void hsum2_epi32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
   *sb = _mm_extract_epi32(s, 1);
 }
 
+// Lane j of the result: the sum of v[j]'s eight int32 lanes (exact, as above).
+inline __m256i reduce8_epi32(const __m256i* v) {
+  const __m256i a = _mm256_hadd_epi32(v[0], v[1]);  // v0: 01 23, v1: 01 23 | v0: 45 67, v1: 45 67
+  const __m256i b = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i c = _mm256_hadd_epi32(v[4], v[5]);
+  const __m256i d = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i ab = _mm256_hadd_epi32(a, b);  // v0..v3: 0-3 | v0..v3: 4-7
+  const __m256i cd = _mm256_hadd_epi32(c, d);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
+}
+
+// The 32-value formats' blocks go into eight chains, block b into chain b % 8 (lane b % 8 of one
+// vector, or one vector per chain in the prompt GEMM), and an output is their sum in hsum's
+// order: ((c0 + c4) + (c2 + c6)) + ((c1 + c5) + (c3 + c7)).
+
 }  // namespace flint::cpu::FLINT_X86_NS
 
 // Built with AVX2 flags, called by both x86 families.

@@ -51,16 +51,16 @@ size_t panel_bytes(DType type) {
   }
 }
 
-bool is_k_quant(DType type) {
+bool is_block_quant(DType type) {
   ActFormat f = ActFormat::kF32;
-  return act_format_for(type, &f) && f == ActFormat::kQ8K;
+  return act_format_for(type, &f) && (f == ActFormat::kQ8K || f == ActFormat::kQ8B);
 }
 
 }  // namespace
 
 int gemm_tile_rows(DType type, int64_t n_in) {
-  // K-quants: the x86 interleaved tile (the panel families take 16 rows of it).
-  if (is_k_quant(type)) return kKTileRows;
+  // Block quants: the x86 interleaved tile (the panel families take 16 rows of it).
+  if (is_block_quant(type)) return kTileRows;
   // Decoded panels of one tile stay within ~192 KiB (L2 on current cores), 16 rows at most.
   constexpr size_t kTarget = 192 * 1024;
   const size_t row = panel_bytes(type) * static_cast<size_t>((n_in + 255) / 256);
@@ -70,7 +70,7 @@ int gemm_tile_rows(DType type, int64_t n_in) {
 
 size_t gemm_scratch_bytes(DType type, int64_t n_in) {
   const auto n_panels = static_cast<size_t>((n_in + 255) / 256);
-  if (is_k_quant(type)) return std::max(kKTileBytes, sizeof(KPanel)) * kKTileRows * n_panels;
+  if (is_block_quant(type)) return std::max(kTileBytes, panel_bytes(type)) * kTileRows * n_panels;
   return static_cast<size_t>(gemm_tile_rows(type, n_in)) * panel_bytes(type) *
          static_cast<size_t>((n_in + 255) / 256);
 }

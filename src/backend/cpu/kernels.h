@@ -37,10 +37,11 @@ struct GemmArgs {
   uint8_t* scratch = nullptr;  // gemm_scratch_bytes(type, n_in) bytes, this thread's own
 };
 
-// The x86 K-quant prompt GEMM decodes up to kKTileRows rows at a time into an interleaved tile,
-// kKTileBytes per row and super-block (kernels_x86_kgemm.inc).
-inline constexpr int kKTileRows = 32;
-inline constexpr size_t kKTileBytes = 360;
+// The x86 prompt GEMMs for the quantized types decode up to kTileRows rows at a time into an
+// interleaved tile, at most kTileBytes per row and 256 values (kernels_x86_kgemm.inc: K-quants,
+// 360; kernels_x86_lgemm.inc: 32-value formats, 320).
+inline constexpr int kTileRows = 32;
+inline constexpr size_t kTileBytes = 360;
 
 // Rows decoded together when many tokens share a call (their panels stay in L2), and the bytes
 // of scratch that takes.

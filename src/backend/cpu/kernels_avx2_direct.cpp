@@ -175,61 +175,86 @@ void q6_k(const GemmArgs& a, const Rows<NT>& rows) {
   }
 }
 
-// 32-value blocks with signed values: |w| * (x with w's sign) keeps maddubs' unsigned operand
-// at most 128 (no int16 overflow: 2 * 128 * 127 < 32768).
+// The activation scales of blocks [0, n) (n <= 8) in lanes 0..n-1, zeros above.
+inline __m256 act_scales8(const ActQ8B* a, int n) {
+  if (n == 8) return _mm256_setr_ps(a[0].d, a[1].d, a[2].d, a[3].d, a[4].d, a[5].d, a[6].d, a[7].d);
+  alignas(32) float d[8] = {};
+  for (int b = 0; b < n; ++b) d[b] = a[b].d;
+  return _mm256_load_ps(d);
+}
+
+// The IEEE half scales at p, p + stride, ... (8 of them) as floats.
+inline __m256 half_scales8(const uint8_t* p, int stride) {
+  auto h = [&](int j) {
+    uint16_t v;
+    memcpy(&v, p + j * stride, 2);
+    return static_cast<short>(v);
+  };
+  return _mm256_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)));
+}
+
+// n <= 8 consecutive 32-value blocks of one row, signed values w[b] with scales dw (zero above n),
+// against every token: block b's exact dot goes into lane b of acc[t] (chain b % 8, as dot_l and
+// the prompt GEMM add them), + dot * (d * d_x). |w| * (x with w's sign) keeps maddubs' unsigned
+// operand at most 128 (no int16 overflow: 2 * 128 * 127 < 32768).
 template <int NT>
-inline void signed_block(__m256i w, float d, const Rows<NT>& rows, int64_t blk, __m256* acc) {
+inline void signed_blocks8(const __m256i* w, __m256 dw, int n, const Rows<NT>& rows, int64_t blk, __m256* acc) {
   const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i aw = _mm256_sign_epi8(w, w);
+  __m256i aw[8];
+  for (int b = 0; b < n; ++b) aw[b] = _mm256_sign_epi8(w[b], w[b]);
   for (int t = 0; t < NT; ++t) {
     const auto* a = reinterpret_cast<const ActQ8B*>(rows.x[t]) + blk;
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a->q));
-    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones);
-    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * a->d), acc[t]);
+    __m256i dots[8];
+    for (int b = 0; b < 8; ++b) {
+      if (b < n) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].q));
+        dots[b] = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[b], _mm256_sign_epi8(x, w[b])), ones);
+      } else {
+        dots[b] = _mm256_setzero_si256();
+      }
+    }
+    const __m256 dd = _mm256_mul_ps(dw, act_scales8(a, n));
+    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8_epi32(dots)), dd, acc[t]);
   }
 }
 
-template <int NT>
-void q8_0(const GemmArgs& a, const Rows<NT>& rows) {
-  const int64_t nb = a.n_in / 32;  // even: rows are whole 256-value panels or 32-value blocks
+// Rows of 32-value blocks of `bytes` bytes whose scale is the half at the block's start and whose
+// signed values Values(block) gives: 8 blocks at a time, then the rest.
+template <int NT, int kBytes, __m256i (*Values)(const uint8_t*)>
+void signed_rows(const GemmArgs& a, const Rows<NT>& rows) {
+  const int64_t nb = a.n_in / 32;
   for (int64_t r = a.r0; r < a.r1; ++r) {
     const uint8_t* b = a.w + static_cast<uint64_t>(r) * a.w_row_bytes;
-    __m256 even[NT], odd[NT];  // two independent add chains
-    for (int t = 0; t < NT; ++t) even[t] = odd[t] = _mm256_setzero_ps();
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2, b += 68) {
-      prefetch_block(b, 68);
-      signed_block<NT>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_h(b), rows, i, even);
-      signed_block<NT>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 36)), load_h(b + 34), rows, i + 1, odd);
+    for (; i + 8 <= nb; i += 8, b += 8 * kBytes) {
+      prefetch_block(b, 8 * kBytes);
+      __m256i w[8];
+      for (int j = 0; j < 8; ++j) w[j] = Values(b + j * kBytes);
+      signed_blocks8<NT>(w, half_scales8(b, kBytes), 8, rows, i, acc);
     }
-    if (i < nb) signed_block<NT>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)), load_h(b), rows, i, even);
-    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(_mm256_add_ps(even[t], odd[t]));
+    if (i < nb) {
+      const int n = static_cast<int>(nb - i);
+      __m256i w[8];
+      alignas(32) float dw[8] = {};
+      for (int j = 0; j < n; ++j) {
+        w[j] = Values(b + j * kBytes);
+        dw[j] = load_h(b + j * kBytes);
+      }
+      signed_blocks8<NT>(w, _mm256_load_ps(dw), n, rows, i, acc);
+    }
+    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(acc[t]);
   }
 }
+
+inline __m256i q8_0_values(const uint8_t* b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2)); }
 
 inline __m256i q4_0_values(const uint8_t* b) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
   // values 0-15 in the low nibbles, 16-31 in the high ones; w = q - 8
   return _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F)),
                          _mm256_set1_epi8(8));
-}
-
-template <int NT>
-void q4_0(const GemmArgs& a, const Rows<NT>& rows) {
-  const int64_t nb = a.n_in / 32;
-  for (int64_t r = a.r0; r < a.r1; ++r) {
-    const uint8_t* b = a.w + static_cast<uint64_t>(r) * a.w_row_bytes;
-    __m256 even[NT], odd[NT];
-    for (int t = 0; t < NT; ++t) even[t] = odd[t] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2, b += 36) {
-      prefetch_block(b, 36);
-      signed_block<NT>(q4_0_values(b), load_h(b), rows, i, even);
-      signed_block<NT>(q4_0_values(b + 18), load_h(b + 18), rows, i + 1, odd);
-    }
-    if (i < nb) signed_block<NT>(q4_0_values(b), load_h(b), rows, i, even);
-    for (int t = 0; t < NT; ++t) rows.y[t][r] = hsum(_mm256_add_ps(even[t], odd[t]));
-  }
 }
 
 template <int NT>
@@ -243,8 +268,8 @@ bool run(const GemmArgs& a) {
     case DType::Q4_K: q4_k<NT>(a, rows); return true;
     case DType::Q5_K: q5_k<NT>(a, rows); return true;
     case DType::Q6_K: q6_k<NT>(a, rows); return true;
-    case DType::Q8_0: q8_0<NT>(a, rows); return true;
-    case DType::Q4_0: q4_0<NT>(a, rows); return true;
+    case DType::Q8_0: signed_rows<NT, 34, q8_0_values>(a, rows); return true;
+    case DType::Q4_0: signed_rows<NT, 18, q4_0_values>(a, rows); return true;
     default: return false;
   }
 }
