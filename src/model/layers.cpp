@@ -44,7 +44,7 @@ void swiglu(ThreadPool& pool, const FfnWeights& w, const float* x, float* out, i
   std::vector<float> gate(static_cast<size_t>(n_tokens * n_ff)), up(gate.size());  // [n_tokens, n_ff]
   cpu::matmul(pool, w.gate, x, gate.data(), n_tokens);
   cpu::matmul(pool, w.up, x, up.data(), n_tokens);
-  cpu::silu_mul(gate.data(), up.data(), n_tokens * n_ff);
+  cpu::silu_mul(pool, gate.data(), up.data(), n_tokens * n_ff);
   cpu::matmul(pool, w.down, gate.data(), out, n_tokens);
 }
 

@@ -172,10 +172,39 @@ TEST(ActivationQuantizers, EveryFamilyGivesLlamaCppsValues) {
       ASSERT_EQ(blk.bsums[g % 16], want);
     }
     for (const ActQ8B& blk : b) ASSERT_EQ(blk.qsum, std::accumulate(blk.q, blk.q + 32, 0));
+    // The value of largest magnitude sets the scale's sign; on a tie the first one does.
+    std::vector<float> tie(256, 0.25f);
+    tie[37] = -3.0f;
+    tie[200] = 3.0f;
+    ks->quantize_q8k(tie.data(), k.data(), 256);
+    EXPECT_EQ(k[0].q[37], -127) << isa_name(ks->isa);
+    EXPECT_EQ(k[0].q[200], 127) << isa_name(ks->isa);
+    EXPECT_FLOAT_EQ(k[0].d, 3.0f / 127.0f) << isa_name(ks->isa);
     std::vector<float> zeros(256, 0.0f);
     ks->quantize_q8k(zeros.data(), k.data(), 256);
     EXPECT_EQ(k[0].d, 0.0f);
     EXPECT_EQ(k[0].bsums[3], 0);
+  }
+}
+
+TEST(SiluKernel, EveryFamilyIsCloseToTheFormulaAndTheTailRoundsAlike) {
+  const size_t n = 1003;  // not a multiple of any vector width
+  std::vector<float> g(n), u(n);
+  for (size_t i = 0; i < n; ++i) {
+    g[i] = -95.0f + 190.0f * static_cast<float>(i) / (n - 1);
+    u[i] = 0.5f + static_cast<float>(i % 7);
+  }
+  for (const KernelSet* ks : families()) {
+    std::vector<float> y = g;
+    ks->silu_mul(y.data(), u.data(), static_cast<int64_t>(n));
+    for (size_t i = 0; i < n; ++i) {
+      const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
+      ASSERT_NEAR(y[i], want, 1e-6 * std::abs(want) + 1e-30) << isa_name(ks->isa) << " g " << g[i];
+    }
+    // an element gives the same bits wherever it falls in the call
+    std::vector<float> one = {g[n - 1]};
+    ks->silu_mul(one.data(), &u[n - 1], 1);
+    EXPECT_EQ(one[0], y[n - 1]) << isa_name(ks->isa);
   }
 }
 

@@ -80,6 +80,8 @@ struct KernelSet {
   void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
   float (*exp_shift)(float* x, int64_t n, float shift);
+  // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i], each element alone.
+  void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Memory probes: a sum over n bytes (n a multiple of 128) that forces every load, and the
   // STREAM triad a[i] = b[i] + s * c[i].
   uint64_t (*read_sum)(const uint8_t* p, size_t n);

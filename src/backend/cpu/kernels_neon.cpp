@@ -143,6 +143,26 @@ inline float32x4_t exp4(float32x4_t x) {
   return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), below));
 }
 
+void silu_mul(float* gate, const float* up, int64_t n) {
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t g = vld1q_f32(gate + i);
+    vst1q_f32(gate + i, vmulq_f32(vdivq_f32(g, vaddq_f32(one, exp4(vnegq_f32(g)))), vld1q_f32(up + i)));
+  }
+  if (i < n) {  // the tail through the same polynomial, so every element rounds alike
+    float g[4] = {}, u[4] = {};
+    for (int64_t j = i; j < n; ++j) {
+      g[j - i] = gate[j];
+      u[j - i] = up[j];
+    }
+    const float32x4_t gv = vld1q_f32(g);
+    float out[4];
+    vst1q_f32(out, vmulq_f32(vdivq_f32(gv, vaddq_f32(one, exp4(vnegq_f32(gv)))), vld1q_f32(u)));
+    for (int64_t j = i; j < n; ++j) gate[j] = out[j - i];
+  }
+}
+
 float exp_shift(float* x, int64_t n, float shift) {
   float32x4_t sum = vdupq_n_f32(0);
   int64_t i = 0;
@@ -209,6 +229,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
+    .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,
 };

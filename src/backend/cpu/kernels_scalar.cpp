@@ -86,6 +86,9 @@ float exp_shift(float* x, int64_t n, float shift) {
   }
   return sum;
 }
+void silu_mul(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
 void axpy_f16(float a, const uint8_t* row, int32_t d, float* out) {
   for (int32_t i = 0; i < d; ++i) out[i] += a * h2f(rd16(row + 2 * i));
 }
@@ -124,6 +127,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
+    .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,
 };

@@ -96,8 +96,17 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, const RopePa
   }
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+void silu_mul(ThreadPool& pool, float* gate, const float* up, int64_t n) {
+  const KernelSet& ks = best_kernels();
+  constexpr int64_t kChunk = 16384;
+  if (n <= kChunk) {
+    ks.silu_mul(gate, up, n);
+    return;
+  }
+  pool.parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t begin, int64_t end) {
+    const int64_t lo = begin * kChunk, hi = std::min(n, end * kChunk);
+    ks.silu_mul(gate + lo, up + lo, hi - lo);
+  });
 }
 
 void softmax(float* x, int64_t n) {

@@ -45,8 +45,9 @@ struct RopeParams {
 // Rotates every head of one token in place. x: [n_heads, head_dim].
 void rope(float* x, int64_t n_heads, int64_t head_dim, int32_t pos, const RopeParams& p);
 
-// In place: x = silu(gate) * up. gate, up: [n].
-void silu_mul(float* gate, const float* up, int64_t n);
+// In place: gate = silu(gate) * up, elementwise (so the split over the pool changes nothing).
+// gate, up: [n].
+void silu_mul(ThreadPool& pool, float* gate, const float* up, int64_t n);
 
 // In place softmax over x: [n].
 void softmax(float* x, int64_t n);
