@@ -80,14 +80,14 @@ inline __m256i reduce8_epi32(const __m256i* v) {
 // vector, or one vector per chain in the prompt GEMM), and an output is their sum in hsum's
 // order: ((c0 + c4) + (c2 + c6)) + ((c1 + c5) + (c3 + c7)).
 
+// Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
+// false when `a.type` or the token count has none.
+bool direct_gemm_fused(const GemmArgs& a);
+
 }  // namespace flint::cpu::FLINT_X86_NS
 
 // Built with AVX2 flags, called by both x86 families.
 namespace flint::cpu::avx2 {
-
-// Fused matrix-vector kernels for 1..4 tokens (kernels_avx2_direct.cpp); false when `a.type` or
-// the token count has none.
-bool direct_gemm_fused(const GemmArgs& a);
 
 // Attention for the query heads of one KV group over F16 (f16) or F32 rows, as
 // KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp); false when the head
