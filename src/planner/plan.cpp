@@ -132,6 +132,7 @@ ModelNeeds needs_from(const std::vector<Priced>& tensors, const model::ModelSpec
       share.token_bytes += static_cast<uint64_t>(t.n_bytes * f);
       share.prompt_macs += t.n_elements * f;
       share.expert_prompt_macs += t.n_elements * f;
+      share.expert_prompt_bytes += static_cast<double>(t.n_bytes);
       n.prompt_macs += t.n_elements * f;
       n.decode_macs += t.n_elements * f;
       n.n_active_params += static_cast<uint64_t>(t.n_elements * f);
@@ -144,6 +145,7 @@ ModelNeeds needs_from(const std::vector<Priced>& tensors, const model::ModelSpec
         if (t.name != "output.weight") {
           n.prompt_macs += static_cast<double>(t.n_elements);
           share.prompt_macs += static_cast<double>(t.n_elements);
+          share.dense_prompt_bytes += static_cast<double>(t.n_bytes);
         }
       }
     }
@@ -237,16 +239,17 @@ void plan_catalog_machine(const ModelNeeds& m, const PlanRequest& r, const Hardw
 // What flint's engine adds to its kernels' measured time on this kind of machine, calibrated by
 // flint bench against these predictions on four generated files (llama3-1b Q4_K_M, Q8_0, Q4_0,
 // qwen3-moe-mini Q4_K_M; BENCHMARKS.md): norms, rope, activation quantization and the thread
-// pool's hand-offs cost ~12% of a decode step and ~17% of a prompt, and every routed expert's
-// three small matmuls ~12 us per token per layer beyond their bytes. In a prompt, each routed
-// expert multiplies only its share of the tokens (512 x 8 / 128 = 32 for qwen3-moe-mini), below
-// the token count the probe's prefill rate is measured at: those matmuls run at 0.76 of it
-// (fitted to both machines of BENCHMARKS.md, where the MoE prompt was 10% and 28% slower than
-// the plan without it; a probe point at the experts' token count would measure it instead).
+// pool's hand-offs cost ~12% of a decode step and ~25% of a prompt's matmul time, and every
+// routed expert's three small matmuls ~12 us per token per layer beyond their bytes. A prompt's
+// matmuls cost what the probe measured at two token counts: a setup per weight byte (the rows
+// decoded into tiles, once per batch of up to kPromptBatch tokens; for routed experts, once per
+// expert some token chose) plus a per-token rate. Older probe results have only the rate at
+// 256 tokens, which routed experts (a few tokens each) reach 0.76 of.
 constexpr double kLocalDecodeEngine = 0.88;
-constexpr double kLocalPrefillEngine = 0.83;
+constexpr double kLocalPrefillEngine = 0.75;
 constexpr double kLocalExpertCallSeconds = 12e-6;
 constexpr double kLocalExpertPrefill = 0.76;
+constexpr double kPromptBatch = 512;  // the engine's n_batch
 
 // This machine, from flint probe: each weight type at the speed its kernels were measured at.
 void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeResult& probe, MachinePlan& p) {
@@ -254,7 +257,11 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
   const double kv_read = static_cast<double>(m.kv_bytes(static_cast<int64_t>(depth)));
   const double bw = probe.read_gbps() * 1e9;
   p.decode_tok_s_ceiling = bw / (static_cast<double>(m.bytes_per_token) + kv_read);
-  double weight_s = 0, prompt_s = 0;
+  double weight_s = 0, prompt_s = 0;  // per token
+  // A prompt runs in batches of up to kPromptBatch tokens; in a batch, an expert is decoded when
+  // at least one token chose it.
+  const double batch = std::clamp(static_cast<double>(r.prompt), 1.0, kPromptBatch);
+  const double touched = 1.0 - std::pow(1.0 - m.expert_fraction, batch);
   std::vector<std::string> missing;
   for (const ModelNeeds::TypeShare& s : m.by_type) {
     const std::optional<DType> t = dtype_from_name(s.type);
@@ -268,8 +275,13 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
       continue;
     }
     weight_s += static_cast<double>(s.token_bytes) / (mp->decode_gbps * 1e9);
-    const double dense_macs = s.prompt_macs - s.expert_prompt_macs;
-    prompt_s += 2.0 * (dense_macs + s.expert_prompt_macs / kLocalExpertPrefill) / (mp->prefill_gflops * 1e9);
+    if (mp->prefill_marginal_gflops > 0) {
+      prompt_s += 2.0 * s.prompt_macs / (mp->prefill_marginal_gflops * 1e9) +
+                  (s.dense_prompt_bytes + s.expert_prompt_bytes * touched) * mp->prefill_setup_s_per_byte / batch;
+    } else {
+      const double dense_macs = s.prompt_macs - s.expert_prompt_macs;
+      prompt_s += 2.0 * (dense_macs + s.expert_prompt_macs / kLocalExpertPrefill) / (mp->prefill_gflops * 1e9);
+    }
   }
   if (!missing.empty()) {
     std::string list;

@@ -59,6 +59,9 @@ struct ModelNeeds {
     uint64_t token_bytes = 0;
     double prompt_macs = 0;
     double expert_prompt_macs = 0;  // the part of prompt_macs in routed experts
+    // Bytes of the matrices a prompt multiplies: decoded into tiles once per batch (experts:
+    // those some token of the batch chose).
+    double dense_prompt_bytes = 0, expert_prompt_bytes = 0;
   };
   std::vector<TypeShare> by_type;  // for the measured (local) machine
   model::ModelShape shape;         // to re-price other quantizations

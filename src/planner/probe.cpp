@@ -213,7 +213,7 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
 
   ThreadPool pool(max_threads);
   r.attention_gflops = measure_attention(pool, reps);
-  constexpr int64_t kIn = 4096, kPrefillRows = 2048, kPrefillTokens = 256;
+  constexpr int64_t kIn = 4096, kPrefillRows = 2048, kPrefillTokens = 256, kFewTokens = 32;
   std::vector<float> x(static_cast<size_t>(kIn * kPrefillTokens)), y;
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -225,10 +225,19 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
     const double td = best_time(reps, [&] { cpu::matmul(pool, m.w, x.data(), y.data(), 1); });
     const cpu::WeightMatrix small = m.w.rows(0, kPrefillRows);
     cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens);
-    const double tp = best_time(std::max(2, reps - 2), [&] { cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens); });
+    const int prefill_reps = std::max(2, reps - 2);
+    const double tp = best_time(prefill_reps, [&] { cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens); });
+    const double tf = best_time(prefill_reps, [&] { cpu::matmul(pool, small, x.data(), y.data(), kFewTokens); });
+    // time(tokens) = setup + tokens * per_token, through the two points (a noisy pair that
+    // gives a negative setup means none measurable)
+    const double per_token = std::max((tp - tf) / (kPrefillTokens - kFewTokens), tp / kPrefillTokens / 4);
+    const double setup = std::max(0.0, tp - kPrefillTokens * per_token);
+    const double macs = static_cast<double>(kIn) * kPrefillRows;
     r.matmul.push_back({.type = type,
                         .decode_gbps = static_cast<double>(m.data.size()) / td / 1e9,
-                        .prefill_gflops = 2.0 * kIn * kPrefillRows * kPrefillTokens / tp / 1e9});
+                        .prefill_gflops = 2.0 * macs * kPrefillTokens / tp / 1e9,
+                        .prefill_setup_s_per_byte = setup / static_cast<double>(small.n_out * small.row_bytes),
+                        .prefill_marginal_gflops = 2.0 * macs / (tp - setup) * kPrefillTokens / 1e9});
     progress.advance(1, std::string(dtype_name(type)));
   }
   progress.finish();
@@ -241,7 +250,9 @@ nlohmann::json to_json(const ProbeResult& r) {
     bw.push_back({{"threads", b.threads}, {"read_gbps", b.read_gbps}, {"triad_gbps", b.triad_gbps}});
   }
   for (const MatmulPoint& m : r.matmul) {
-    mm.push_back({{"type", dtype_name(m.type)}, {"decode_gbps", m.decode_gbps}, {"prefill_gflops", m.prefill_gflops}});
+    mm.push_back({{"type", dtype_name(m.type)}, {"decode_gbps", m.decode_gbps}, {"prefill_gflops", m.prefill_gflops},
+                  {"prefill_setup_s_per_byte", m.prefill_setup_s_per_byte},
+                  {"prefill_marginal_gflops", m.prefill_marginal_gflops}});
   }
   return {{"machine", {{"cpu", r.machine.cpu}, {"cores", r.machine.cores}, {"mem_total", r.machine.mem_total},
                        {"kernels", r.machine.kernels}, {"features", r.machine.features}}},
@@ -269,7 +280,9 @@ Result<ProbeResult> probe_from_json(const nlohmann::json& j) {
       const std::optional<DType> t = dtype_from_name(p.at("type").get<std::string>());
       if (!t) return error("probe result: unknown type {}", p.at("type").dump());
       r.matmul.push_back({.type = *t, .decode_gbps = p.at("decode_gbps").get<double>(),
-                          .prefill_gflops = p.at("prefill_gflops").get<double>()});
+                          .prefill_gflops = p.at("prefill_gflops").get<double>(),
+                          .prefill_setup_s_per_byte = p.value("prefill_setup_s_per_byte", 0.0),
+                          .prefill_marginal_gflops = p.value("prefill_marginal_gflops", 0.0)});
     }
     if (r.bandwidth.empty()) return error("probe result: no bandwidth measurements");
     return r;

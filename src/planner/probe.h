@@ -37,6 +37,11 @@ struct MatmulPoint {
   DType type = DType::F32;
   double decode_gbps = 0;     // weight bytes per second, one token, all threads
   double prefill_gflops = 0;  // 2 * n_in * n_out * tokens per second, 256 tokens, all threads
+  // The same matrix at 32 and 256 tokens, as time = setup + tokens * per-token: the setup (the
+  // rows decoded into tiles once per call) per weight byte, and the per-token rate (0 in older
+  // probe results: then prefill_gflops stands for both).
+  double prefill_setup_s_per_byte = 0;
+  double prefill_marginal_gflops = 0;
 };
 
 struct ProbeResult {
