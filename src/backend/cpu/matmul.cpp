@@ -13,8 +13,19 @@ namespace {
 // Each thread's decode scratch and the caller's activation buffer grow to the largest call and
 // are reused: a forward pass makes hundreds of matmul calls.
 std::vector<uint8_t>& thread_buffer(int which) {
-  thread_local std::vector<uint8_t> buffers[2];
+  thread_local std::vector<uint8_t> buffers[3];
   return buffers[which];
+}
+
+// Row chunks of one product: several per thread so a slow thread does not hold up the rest;
+// whole tiles when many tokens share the call.
+int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_tokens) {
+  int64_t grain = std::max<int64_t>(1, w.n_out / (8 * pool.size()));
+  if (n_tokens > 4) {
+    const int tile = gemm_tile_rows(w.type, w.n_in);
+    grain = (grain + tile - 1) / tile * tile;
+  }
+  return grain;
 }
 
 void quantize_rows(ThreadPool& pool, const KernelSet& ks, ActFormat f, const float* x, int64_t n_tokens,
@@ -59,11 +70,7 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
 
   const int tile = gemm_tile_rows(w.type, k);
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
-  // Contiguous row chunks, several per thread so a slow thread does not hold up the rest; whole
-  // tiles when many tokens share the call.
-  int64_t grain = std::max<int64_t>(1, w.n_out / (8 * pool.size()));
-  if (n_tokens > 4) grain = (grain + tile - 1) / tile * tile;
-  pool.parallel_for(w.n_out, grain, [&](int64_t begin, int64_t end) {
+  pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens), [&](int64_t begin, int64_t end) {
     std::vector<uint8_t>& buf = thread_buffer(1);
     if (buf.size() < scratch) buf.resize(scratch);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
@@ -71,6 +78,67 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
                         .scratch = buf.data()};
     FLINT_CHECK(ks.gemm(args));
+  });
+}
+
+void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJob> jobs) {
+  // Each job's activations, quantized once per distinct (x, format, width).
+  struct Act {
+    const float* x;
+    ActFormat f;
+    int64_t k;
+    uint64_t offset, row_bytes;
+  };
+  std::vector<Act> acts;
+  std::vector<size_t> act_of(jobs.size());
+  uint64_t act_bytes = 0;
+  size_t scratch = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const MatmulJob& job = jobs[j];
+    ActFormat f = ActFormat::kF32;
+    FLINT_CHECK(act_format_for(job.w->type, &f));
+    const int64_t k = job.w->n_in;
+    size_t a = 0;
+    while (a < acts.size() && !(acts[a].x == job.x && acts[a].f == f && acts[a].k == k)) ++a;
+    if (a == acts.size()) {
+      const uint64_t row = act_row_bytes(f, k);
+      acts.push_back({job.x, f, k, act_bytes, row});
+      act_bytes += row * static_cast<uint64_t>(job.n_tokens);
+    }
+    act_of[j] = a;
+    if (job.n_tokens > 4) scratch = std::max(scratch, gemm_scratch_bytes(job.w->type, k));
+  }
+  std::vector<uint8_t>& act = thread_buffer(2);
+  act.resize(static_cast<size_t>(act_bytes));
+  for (size_t a = 0; a < acts.size(); ++a) {
+    int64_t n = 0;
+    for (size_t j = 0; j < jobs.size(); ++j) n = act_of[j] == a ? std::max(n, jobs[j].n_tokens) : n;
+    quantize_rows(pool, ks, acts[a].f, acts[a].x, n, acts[a].k, act.data() + acts[a].offset, acts[a].row_bytes);
+  }
+  // One task per row chunk of every job.
+  struct Task {
+    size_t job;
+    int64_t r0, r1;
+  };
+  std::vector<Task> tasks;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j].n_tokens <= 0) continue;
+    const int64_t grain = row_grain(pool, *jobs[j].w, jobs[j].n_tokens);
+    for (int64_t r = 0; r < jobs[j].w->n_out; r += grain) tasks.push_back({j, r, std::min(jobs[j].w->n_out, r + grain)});
+  }
+  pool.parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t>& buf = thread_buffer(1);
+    if (buf.size() < scratch) buf.resize(scratch);
+    for (int64_t i = begin; i < end; ++i) {
+      const Task& t = tasks[static_cast<size_t>(i)];
+      const MatmulJob& job = jobs[t.job];
+      const Act& a = acts[act_of[t.job]];
+      const GemmArgs args{.type = job.w->type, .w = job.w->data, .w_row_bytes = job.w->row_bytes, .n_in = a.k,
+                          .x = act.data() + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
+                          .y = job.y, .y_stride = job.w->n_out, .r0 = t.r0, .r1 = t.r1,
+                          .tile_rows = gemm_tile_rows(job.w->type, a.k), .scratch = buf.data()};
+      FLINT_CHECK(ks.gemm(args));
+    }
   });
 }
 

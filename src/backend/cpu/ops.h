@@ -25,6 +25,18 @@ void matmul(ThreadPool& pool, const KernelSet& kernels, const WeightMatrix& w, c
 // True when matmul handles weights of `type`.
 bool matmul_supports(DType type);
 
+// One of several independent products y = W x for matmul_many.
+struct MatmulJob {
+  const WeightMatrix* w = nullptr;
+  const float* x = nullptr;  // [n_tokens, w->n_in]
+  float* y = nullptr;        // [n_tokens, w->n_out]
+  int64_t n_tokens = 0;
+};
+// Every job in one pass over the pool (a layer's routed experts: dozens of small matrices, where
+// a hand-off per matrix costs as much as the work). The same kernels on the same rows as one
+// matmul() per job, so the same results; jobs with the same x and weight format quantize it once.
+void matmul_many(ThreadPool& pool, const KernelSet& kernels, std::span<const MatmulJob> jobs);
+
 // The reference the kernels are tested against: weights dequantized a row at a time by quant/
 // (bit-exact with ggml), activations rounded as llama.cpp rounds them (activation.h), products
 // summed exactly within a block and in float32 across blocks. Slow; for tests and checks.
