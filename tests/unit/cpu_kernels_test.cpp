@@ -78,7 +78,10 @@ TEST_P(MatmulKernels, EveryFamilyMatchesTheReference) {
   ASSERT_TRUE(matmul_supports(type));
   const bool k_quant = dtype_info(type).block_elems == 256;
   std::vector<int64_t> widths = {256, 768};
-  if (!k_quant) widths.push_back(160);  // a row shorter than a panel's 256 values at the end
+  if (!k_quant) {
+    widths.push_back(160);  // a row shorter than a panel's 256 values at the end
+    widths.push_back(288);  // 8 blocks and one more (the decode kernels' short last group)
+  }
   // Q4_1 and Q5_1 pair with Q8_1, whose s = d * sum(q) llama.cpp stores as F16: the kernels keep
   // that rounding (it is what llama.cpp computes), the reference sums exact products.
   const double bound = type == DType::Q4_1 || type == DType::Q5_1 ? 3e-3 : 2e-6;
@@ -137,13 +140,16 @@ TEST_P(MatmulKernels, TheX86FamiliesAgreeBitForBit) {
   if (!avx2 || !avx512) GTEST_SKIP() << "this CPU lacks AVX2 or AVX-512 VNNI";
   const DType type = GetParam();
   ThreadPool pool(2);
-  const Matrix m = random_matrix(type, 768, 23, 5);
-  for (int64_t n_tok : {1, 4, 5, 13}) {
-    const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * 768), 17, 41);
-    std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
-    matmul(pool, *avx2, m.w, x.data(), a.data(), n_tok);
-    matmul(pool, *avx512, m.w, x.data(), b.data(), n_tok);
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "tokens " << n_tok << " at " << i;
+  const bool k_quant = dtype_info(type).block_elems == 256;
+  for (int64_t n_in : {int64_t{768}, int64_t{k_quant ? 512 : 288}}) {
+    const Matrix m = random_matrix(type, n_in, 23, 5);
+    for (int64_t n_tok : {1, 4, 5, 13}) {
+      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 17, 41);
+      std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
+      matmul(pool, *avx2, m.w, x.data(), a.data(), n_tok);
+      matmul(pool, *avx512, m.w, x.data(), b.data(), n_tok);
+      for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "n_in " << n_in << " tokens " << n_tok << " at " << i;
+    }
   }
 }
 
