@@ -51,8 +51,9 @@ Result<uint64_t> kv_bytes_per_token(const ModelSpec& spec, DType kv_type) {
 
 uint64_t work_bytes(const ModelSpec& s, int32_t n_tokens, int32_t n_ctx) {
   const uint64_t ff = std::max(s.n_ff, s.n_ff_exp * std::max<uint32_t>(1, s.n_expert_used));
-  // MoE: every routed copy of a token's input and output at once (layers.cpp, moe)
-  const uint64_t routed = 2ull * s.n_embd * (s.is_moe() ? s.n_expert_used : 0);
+  // MoE: every routed copy of a token's input and output at once (layers.cpp, moe), and their
+  // quantized forms (matmul_many; at most a float per value)
+  const uint64_t routed = s.is_moe() ? (3ull * s.n_embd + s.n_ff_exp) * s.n_expert_used : 0;
   const uint64_t per_token = 6ull * s.n_embd + routed + 3ull * s.n_head * s.head_dim_k + 3ull * ff + s.n_vocab +
                              s.n_expert;
   const cpu::AttentionShape shape{.n_head = static_cast<int32_t>(s.n_head), .n_head_kv = static_cast<int32_t>(s.n_head_kv),

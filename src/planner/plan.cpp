@@ -244,12 +244,14 @@ void plan_catalog_machine(const ModelNeeds& m, const PlanRequest& r, const Hardw
 // matmuls cost what the probe measured at two token counts: a setup per weight byte (the rows
 // decoded into tiles, once per batch of up to kPromptBatch tokens; for routed experts, once per
 // expert some token chose) plus a per-token rate. Older probe results have only the rate at
-// 256 tokens, which routed experts (a few tokens each) reach 0.76 of.
+// 256 tokens, which routed experts (a few tokens each) reach 0.76 of, and the engine's prompt
+// overhead calibrated for them (x1/0.83).
 constexpr double kLocalDecodeEngine = 0.88;
 constexpr double kLocalPrefillEngine = 0.75;
+constexpr double kLocalPrefillEngineRateOnly = 0.83;
 constexpr double kLocalExpertCallSeconds = 12e-6;
 constexpr double kLocalExpertPrefill = 0.76;
-constexpr double kPromptBatch = 512;  // the engine's n_batch
+constexpr double kPromptBatch = 512;  // the engine's n_batch (runtime::EngineOptions)
 
 // This machine, from flint probe: each weight type at the speed its kernels were measured at.
 void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeResult& probe, MachinePlan& p) {
@@ -257,10 +259,14 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
   const double kv_read = static_cast<double>(m.kv_bytes(static_cast<int64_t>(depth)));
   const double bw = probe.read_gbps() * 1e9;
   p.decode_tok_s_ceiling = bw / (static_cast<double>(m.bytes_per_token) + kv_read);
-  double weight_s = 0, prompt_s = 0;  // per token
-  // A prompt runs in batches of up to kPromptBatch tokens; in a batch, an expert is decoded when
-  // at least one token chose it.
-  const double batch = std::clamp(static_cast<double>(r.prompt), 1.0, kPromptBatch);
+  double weight_s = 0;
+  double prompt_s = 0, setup_s = 0;  // per prompt token: the products, the tiles' setup
+  bool rate_only = false;            // an older probe result: no setup measured
+  // A prompt runs in batches of up to kPromptBatch tokens, each paying the setup; in a batch,
+  // an expert is decoded when at least one token chose it.
+  const double prompt = std::max(1.0, static_cast<double>(r.prompt));
+  const double batches = std::ceil(prompt / kPromptBatch);
+  const double batch = prompt / batches;
   const double touched = 1.0 - std::pow(1.0 - m.expert_fraction, batch);
   std::vector<std::string> missing;
   for (const ModelNeeds::TypeShare& s : m.by_type) {
@@ -276,9 +282,10 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
     }
     weight_s += static_cast<double>(s.token_bytes) / (mp->decode_gbps * 1e9);
     if (mp->prefill_marginal_gflops > 0) {
-      prompt_s += 2.0 * s.prompt_macs / (mp->prefill_marginal_gflops * 1e9) +
-                  (s.dense_prompt_bytes + s.expert_prompt_bytes * touched) * mp->prefill_setup_s_per_byte / batch;
+      prompt_s += 2.0 * s.prompt_macs / (mp->prefill_marginal_gflops * 1e9);
+      setup_s += (s.dense_prompt_bytes + s.expert_prompt_bytes * touched) * mp->prefill_setup_s_per_byte / batch;
     } else {
+      rate_only = true;
       const double dense_macs = s.prompt_macs - s.expert_prompt_macs;
       prompt_s += 2.0 * (dense_macs + s.expert_prompt_macs / kLocalExpertPrefill) / (mp->prefill_gflops * 1e9);
     }
@@ -299,12 +306,12 @@ void plan_local_machine(const ModelNeeds& m, const PlanRequest& r, const ProbeRe
   // little faster than the plain read on a noisy machine): expected never exceeds the ceiling.
   p.decode_tok_s_expected = std::min(*p.decode_tok_s_ceiling,
                                      1.0 / ((weight_s + kv_read / bw) / kLocalDecodeEngine + expert_calls_s));
-  const double prompt_tok_s =
-      (prompt_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9)) / kLocalPrefillEngine;
+  const double prompt_tok_s = (prompt_s + setup_s + 2.0 * m.attention_macs(depth / 2.0) / (attn_gflops * 1e9)) /
+                              (rate_only ? kLocalPrefillEngineRateOnly : kLocalPrefillEngine);
   p.prefill_tok_s_expected = 1.0 / prompt_tok_s;
   p.ttft_s = static_cast<double>(r.prompt) * prompt_tok_s;
   // Batched: the dense weights once per step (at their measured decode speed), experts the
-  // step's tokens chose, and every user's KV; compute at the prompt rate.
+  // step's tokens chose, and every user's KV; compute at the prompt's per-token rate.
   const double dense_fraction = static_cast<double>(m.bytes_per_token) > 0
                                     ? weight_s / static_cast<double>(m.bytes_per_token) : 0;  // s per byte
   const double step_bytes = static_cast<double>(m.dense_bytes) + experts_read(m, r.users) + r.users * static_cast<double>(m.embd_row_bytes);

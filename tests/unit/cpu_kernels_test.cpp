@@ -115,18 +115,56 @@ TEST_P(MatmulKernels, EveryFamilyMatchesTheReference) {
 TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
   const DType type = GetParam();
   ThreadPool pool(2);
-  const Matrix m = random_matrix(type, 512, 29, 3);
-  const int64_t n_tok = 9;
-  const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * 512), 8, 41);
+  const bool k_quant = dtype_info(type).block_elems == 256;
+  // 288: a 32-value row that ends in a short panel (and a short group of the decode kernels)
+  for (int64_t n_in : {int64_t{512}, int64_t{k_quant ? 768 : 288}}) {
+    const Matrix m = random_matrix(type, n_in, 29, 3);
+    for (int64_t n_tok : {3, 9}) {  // the few-token kernels, and the row-tile path
+      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 8, 41);
+      for (const KernelSet* ks : families()) {
+        std::vector<float> batch(static_cast<size_t>(n_tok * 29));
+        matmul(pool, *ks, m.w, x.data(), batch.data(), n_tok);
+        for (int64_t t = 0; t < n_tok; ++t) {
+          std::vector<float> one(29);
+          matmul(pool, *ks, m.w, x.data() + t * n_in, one.data(), 1);
+          for (int r = 0; r < 29; ++r) {
+            ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(t * 29 + r)])
+                << isa_name(ks->isa) << " n_in " << n_in << " batch " << n_tok << " token " << t << " row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Several products in one pass give what one matmul each gives, also when jobs share an input
+// with different token counts (the shared quantized rows cover the most any of them asks).
+TEST_P(MatmulKernels, ManyJobsGiveWhatEachGivesAlone) {
+  const DType type = GetParam();
+  ThreadPool pool(2);
+  const Matrix a = random_matrix(type, 512, 21, 4), b = random_matrix(type, 512, 40, 6);
+  const std::vector<float> x = gaussian(static_cast<size_t>(11 * 512), 12, 41);
+  const std::vector<float> x2 = gaussian(static_cast<size_t>(6 * 512), 13, 41);
+  struct Want {
+    const WeightMatrix* w;
+    const float* x;
+    int64_t n;
+  };
+  const std::vector<Want> wants = {{&a.w, x.data(), 2}, {&b.w, x.data(), 11}, {&a.w, x2.data(), 6},
+                                   {&b.w, x.data(), 0}, {&a.w, x.data(), 5}};
   for (const KernelSet* ks : families()) {
-    std::vector<float> batch(static_cast<size_t>(n_tok * 29));
-    matmul(pool, *ks, m.w, x.data(), batch.data(), n_tok);
-    for (int64_t t = 0; t < n_tok; ++t) {
-      std::vector<float> one(29);
-      matmul(pool, *ks, m.w, x.data() + t * 512, one.data(), 1);
-      for (int r = 0; r < 29; ++r) {
-        ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(t * 29 + r)])
-            << isa_name(ks->isa) << " token " << t << " row " << r;
+    std::vector<std::vector<float>> got(wants.size()), alone(wants.size());
+    std::vector<MatmulJob> jobs;
+    for (size_t i = 0; i < wants.size(); ++i) {
+      got[i].assign(static_cast<size_t>(std::max<int64_t>(1, wants[i].n) * wants[i].w->n_out), -1.0f);
+      alone[i] = got[i];
+      jobs.push_back({.w = wants[i].w, .x = wants[i].x, .y = got[i].data(), .n_tokens = wants[i].n});
+      matmul(pool, *ks, *wants[i].w, wants[i].x, alone[i].data(), wants[i].n);
+    }
+    matmul_many(pool, *ks, jobs);
+    for (size_t i = 0; i < wants.size(); ++i) {
+      for (size_t k = 0; k < got[i].size(); ++k) {
+        ASSERT_EQ(got[i][k], alone[i][k]) << isa_name(ks->isa) << " job " << i << " at " << k;
       }
     }
   }

@@ -28,26 +28,27 @@ int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_token
   return grain;
 }
 
+// One activation row x: [k] into the weight type's partner format at out.
+void quantize_row(const KernelSet& ks, ActFormat f, const float* x, int64_t k, uint8_t* out) {
+  switch (f) {
+    case ActFormat::kF32: std::copy(x, x + k, reinterpret_cast<float*>(out)); break;
+    case ActFormat::kF16: ks.round_f16(x, reinterpret_cast<float*>(out), k); break;
+    case ActFormat::kBF16: ks.round_bf16(x, reinterpret_cast<float*>(out), k); break;
+    case ActFormat::kQ8B: ks.quantize_q8b(x, reinterpret_cast<ActQ8B*>(out), k); break;
+    case ActFormat::kQ8K: ks.quantize_q8k(x, reinterpret_cast<ActQ8K*>(out), k); break;
+  }
+}
+
 void quantize_rows(ThreadPool& pool, const KernelSet& ks, ActFormat f, const float* x, int64_t n_tokens,
                    int64_t k, uint8_t* out, uint64_t row_bytes) {
-  auto one = [&](int64_t t) {
-    const float* xt = x + t * k;
-    uint8_t* o = out + static_cast<uint64_t>(t) * row_bytes;
-    switch (f) {
-      case ActFormat::kF32: std::copy(xt, xt + k, reinterpret_cast<float*>(o)); break;
-      case ActFormat::kF16: ks.round_f16(xt, reinterpret_cast<float*>(o), k); break;
-      case ActFormat::kBF16: ks.round_bf16(xt, reinterpret_cast<float*>(o), k); break;
-      case ActFormat::kQ8B: ks.quantize_q8b(xt, reinterpret_cast<ActQ8B*>(o), k); break;
-      case ActFormat::kQ8K: ks.quantize_q8k(xt, reinterpret_cast<ActQ8K*>(o), k); break;
-    }
+  auto some = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize_row(ks, f, x + t * k, k, out + static_cast<uint64_t>(t) * row_bytes);
   };
   if (n_tokens < 8) {
-    for (int64_t t = 0; t < n_tokens; ++t) one(t);
-    return;
+    some(0, n_tokens);
+  } else {
+    pool.parallel_for(n_tokens, 4, some);
   }
-  pool.parallel_for(n_tokens, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) one(t);
-  });
 }
 
 }  // namespace
@@ -82,16 +83,16 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
 }
 
 void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJob> jobs) {
-  // Each job's activations, quantized once per distinct (x, format, width).
+  // Each job's activations, quantized once per distinct (x, format, width), for as many tokens
+  // as the most any job sharing them asks.
   struct Act {
     const float* x;
     ActFormat f;
-    int64_t k;
+    int64_t k, n_tokens;
     uint64_t offset, row_bytes;
   };
   std::vector<Act> acts;
   std::vector<size_t> act_of(jobs.size());
-  uint64_t act_bytes = 0;
   size_t scratch = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
@@ -100,20 +101,34 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     const int64_t k = job.w->n_in;
     size_t a = 0;
     while (a < acts.size() && !(acts[a].x == job.x && acts[a].f == f && acts[a].k == k)) ++a;
-    if (a == acts.size()) {
-      const uint64_t row = act_row_bytes(f, k);
-      acts.push_back({job.x, f, k, act_bytes, row});
-      act_bytes += row * static_cast<uint64_t>(job.n_tokens);
-    }
+    if (a == acts.size()) acts.push_back({job.x, f, k, 0, 0, act_row_bytes(f, k)});
+    acts[a].n_tokens = std::max(acts[a].n_tokens, job.n_tokens);
     act_of[j] = a;
     if (job.n_tokens > 4) scratch = std::max(scratch, gemm_scratch_bytes(job.w->type, k));
   }
+  uint64_t act_bytes = 0;
+  int64_t act_rows = 0;
+  for (Act& a : acts) {
+    a.offset = act_bytes;
+    act_bytes += a.row_bytes * static_cast<uint64_t>(a.n_tokens);
+    act_rows += a.n_tokens;
+  }
   std::vector<uint8_t>& act = thread_buffer(2);
   act.resize(static_cast<size_t>(act_bytes));
-  for (size_t a = 0; a < acts.size(); ++a) {
-    int64_t n = 0;
-    for (size_t j = 0; j < jobs.size(); ++j) n = act_of[j] == a ? std::max(n, jobs[j].n_tokens) : n;
-    quantize_rows(pool, ks, acts[a].f, acts[a].x, n, acts[a].k, act.data() + acts[a].offset, acts[a].row_bytes);
+  // Every input's rows in one pass: (input, token) in order.
+  auto quantize = [&](int64_t begin, int64_t end) {
+    size_t a = 0;
+    int64_t base = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      while (i - base >= acts[a].n_tokens) base += acts[a++].n_tokens;
+      const Act& in = acts[a];
+      quantize_row(ks, in.f, in.x + (i - base) * in.k, in.k, act.data() + in.offset + static_cast<uint64_t>(i - base) * in.row_bytes);
+    }
+  };
+  if (act_rows < 8) {
+    quantize(0, act_rows);
+  } else {
+    pool.parallel_for(act_rows, 4, quantize);
   }
   // One task per row chunk of every job.
   struct Task {
