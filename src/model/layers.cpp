@@ -72,47 +72,64 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
     }
   }
 
-  // Every routed expert's tokens, gathered expert by expert (an expert no token chose is never
-  // read); all experts' gate and up products in one pass over the pool, then all down products.
+  // Experts in groups of about kGroupRows routed rows (decode: all of them at once): a group's
+  // tokens gathered expert by expert (an expert no token chose is never read), the group's gate
+  // and up products in one pass over the pool, then its down products, then the weighted sums,
+  // expert by expert as ever. The buffers hold one group and are reused.
+  constexpr int64_t kGroupRows = 256;
   const int64_t n_ff = w.n_ff_exp;
-  std::vector<int64_t> first(static_cast<size_t>(w.n_expert) + 1, 0);  // expert e: rows [first[e], first[e + 1])
-  for (int32_t e = 0; e < w.n_expert; ++e) {
-    first[static_cast<size_t>(e) + 1] = first[static_cast<size_t>(e)] + static_cast<int64_t>(by_expert[static_cast<size_t>(e)].size());
-  }
-  const int64_t rows = first.back();
-  std::vector<float> xs(static_cast<size_t>(rows * n_embd));                         // [rows, n_embd]
-  std::vector<float> gate(static_cast<size_t>(rows * n_ff)), up(gate.size());        // [rows, n_ff_exp]
-  std::vector<float> ys(xs.size());                                                   // [rows, n_embd]
-  std::vector<cpu::WeightMatrix> mats;
-  mats.reserve(3 * static_cast<size_t>(w.n_expert));
-  std::vector<cpu::MatmulJob> gate_up, down;
-  for (int32_t e = 0; e < w.n_expert; ++e) {
-    const auto& routed = by_expert[static_cast<size_t>(e)];
-    if (routed.empty()) continue;
-    const int64_t r0 = first[static_cast<size_t>(e)], m = static_cast<int64_t>(routed.size());
-    for (int64_t i = 0; i < m; ++i) {
-      std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + (r0 + i) * n_embd);
-    }
-    mats.push_back(w.gate_exps.rows(e * n_ff, n_ff));
-    gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = gate.data() + r0 * n_ff, .n_tokens = m});
-    mats.push_back(w.up_exps.rows(e * n_ff, n_ff));
-    gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = up.data() + r0 * n_ff, .n_tokens = m});
-    mats.push_back(w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd));
-    down.push_back({.w = &mats.back(), .x = gate.data() + r0 * n_ff, .y = ys.data() + r0 * n_embd, .n_tokens = m});
-  }
   const cpu::KernelSet& ks = cpu::best_kernels();
-  cpu::matmul_many(ctx.pool, ks, gate_up);
-  cpu::silu_mul(ctx.pool, gate.data(), up.data(), rows * n_ff);
-  cpu::matmul_many(ctx.pool, ks, down);
-
   std::fill(out, out + n_tokens * n_embd, 0.0f);
-  for (int32_t e = 0; e < w.n_expert; ++e) {
-    const auto& routed = by_expert[static_cast<size_t>(e)];
-    for (size_t i = 0; i < routed.size(); ++i) {
-      const auto [t, weight] = routed[i];
-      float* ot = out + t * n_embd;
-      const float* yi = ys.data() + (first[static_cast<size_t>(e)] + static_cast<int64_t>(i)) * n_embd;
-      for (int64_t j = 0; j < n_embd; ++j) ot[j] += weight * yi[j];
+  std::vector<float> xs, gate, up, ys;  // [group rows, n_embd], [.., n_ff_exp] x 2, [.., n_embd]
+  std::vector<cpu::WeightMatrix> mats;
+  std::vector<cpu::MatmulJob> gate_up, down;
+  std::vector<int32_t> experts;
+  for (int32_t e0 = 0; e0 < w.n_expert;) {
+    experts.clear();
+    int64_t rows = 0;
+    int32_t e1 = e0;
+    for (; e1 < w.n_expert; ++e1) {
+      const auto m = static_cast<int64_t>(by_expert[static_cast<size_t>(e1)].size());
+      if (m == 0) continue;
+      if (rows > 0 && rows + m > kGroupRows) break;
+      experts.push_back(e1);
+      rows += m;
+    }
+    e0 = e1;
+    if (experts.empty()) continue;
+    xs.resize(static_cast<size_t>(rows * n_embd));
+    gate.resize(static_cast<size_t>(rows * n_ff));
+    up.resize(gate.size());
+    ys.resize(xs.size());
+    mats.clear();
+    mats.reserve(3 * experts.size());  // the jobs point into it
+    gate_up.clear();
+    down.clear();
+    int64_t r0 = 0;
+    for (const int32_t e : experts) {
+      const auto& routed = by_expert[static_cast<size_t>(e)];
+      const auto m = static_cast<int64_t>(routed.size());
+      for (int64_t i = 0; i < m; ++i) {
+        std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + (r0 + i) * n_embd);
+      }
+      mats.push_back(w.gate_exps.rows(e * n_ff, n_ff));
+      gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = gate.data() + r0 * n_ff, .n_tokens = m});
+      mats.push_back(w.up_exps.rows(e * n_ff, n_ff));
+      gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = up.data() + r0 * n_ff, .n_tokens = m});
+      mats.push_back(w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd));
+      down.push_back({.w = &mats.back(), .x = gate.data() + r0 * n_ff, .y = ys.data() + r0 * n_embd, .n_tokens = m});
+      r0 += m;
+    }
+    cpu::matmul_many(ctx.pool, ks, gate_up);
+    cpu::silu_mul(ctx.pool, gate.data(), up.data(), rows * n_ff);
+    cpu::matmul_many(ctx.pool, ks, down);
+    r0 = 0;
+    for (const int32_t e : experts) {
+      for (const auto& [t, weight] : by_expert[static_cast<size_t>(e)]) {
+        float* ot = out + t * n_embd;
+        const float* yi = ys.data() + r0++ * n_embd;
+        for (int64_t j = 0; j < n_embd; ++j) ot[j] += weight * yi[j];
+      }
     }
   }
 }
