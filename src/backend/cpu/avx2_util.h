@@ -56,6 +56,14 @@ inline float fold_k(float acc, int32_t s, int32_t c, float dd, float dc) {
   return _mm_cvtss_f32(r);
 }
 
+// The sum of v's eight int32 lanes.
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_hadd_epi32(s, s);
+  s = _mm_hadd_epi32(s, s);
+  return _mm_cvtsi128_si32(s);
+}
+
 // The sums of a's and of b's eight int32 lanes (exact: they fit, and integer order is free).
 inline void hsum2_epi32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
   const __m256i h = _mm256_hadd_epi32(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
@@ -65,7 +73,10 @@ inline void hsum2_epi32(__m256i a, __m256i b, int32_t* sa, int32_t* sb) {
   *sb = _mm_extract_epi32(s, 1);
 }
 
-// Lane j of the result: the sum of v[j]'s eight int32 lanes (exact, as above).
+// Lane j of the result: the sum of v[j]'s eight int32 lanes (exact, as above). The 32-value
+// formats' blocks go into eight chains this way, block b into chain b % 8 (lane b % 8 of one
+// vector, or one vector per chain in the prompt GEMM), and an output is their sum in hsum's
+// order: ((c0 + c4) + (c2 + c6)) + ((c1 + c5) + (c3 + c7)).
 inline __m256i reduce8_epi32(const __m256i* v) {
   const __m256i a = _mm256_hadd_epi32(v[0], v[1]);  // v0: 01 23, v1: 01 23 | v0: 45 67, v1: 45 67
   const __m256i b = _mm256_hadd_epi32(v[2], v[3]);
@@ -75,10 +86,6 @@ inline __m256i reduce8_epi32(const __m256i* v) {
   const __m256i cd = _mm256_hadd_epi32(c, d);
   return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
 }
-
-// The 32-value formats' blocks go into eight chains, block b into chain b % 8 (lane b % 8 of one
-// vector, or one vector per chain in the prompt GEMM), and an output is their sum in hsum's
-// order: ((c0 + c4) + (c2 + c6)) + ((c1 + c5) + (c3 + c7)).
 
 // Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
 // false when `a.type` or the token count has none.

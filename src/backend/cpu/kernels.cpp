@@ -71,8 +71,7 @@ int gemm_tile_rows(DType type, int64_t n_in) {
 size_t gemm_scratch_bytes(DType type, int64_t n_in) {
   const auto n_panels = static_cast<size_t>((n_in + 255) / 256);
   if (is_block_quant(type)) return std::max(kTileBytes, panel_bytes(type)) * kTileRows * n_panels;
-  return static_cast<size_t>(gemm_tile_rows(type, n_in)) * panel_bytes(type) *
-         static_cast<size_t>((n_in + 255) / 256);
+  return static_cast<size_t>(gemm_tile_rows(type, n_in)) * panel_bytes(type) * n_panels;
 }
 
 const KernelSet* kernels_for(Isa isa) {
