@@ -228,8 +228,9 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
     const int prefill_reps = std::max(2, reps - 2);
     const double tp = best_time(prefill_reps, [&] { cpu::matmul(pool, small, x.data(), y.data(), kPrefillTokens); });
     const double tf = best_time(prefill_reps, [&] { cpu::matmul(pool, small, x.data(), y.data(), kFewTokens); });
-    // time(tokens) = setup + tokens * per_token, through the two points (a noisy pair that
-    // gives a negative setup means none measurable)
+    // time(tokens) = setup + tokens * per_token, through the two points. On a noisy pair the
+    // per-token cost is kept at least a quarter of the 256-token average (so the setup is at
+    // most 3/4 of that time), and a negative setup counts as none.
     const double per_token = std::max((tp - tf) / (kPrefillTokens - kFewTokens), tp / kPrefillTokens / 4);
     const double setup = std::max(0.0, tp - kPrefillTokens * per_token);
     const double macs = static_cast<double>(kIn) * kPrefillRows;
@@ -283,6 +284,9 @@ Result<ProbeResult> probe_from_json(const nlohmann::json& j) {
                           .prefill_gflops = p.at("prefill_gflops").get<double>(),
                           .prefill_setup_s_per_byte = p.value("prefill_setup_s_per_byte", 0.0),
                           .prefill_marginal_gflops = p.value("prefill_marginal_gflops", 0.0)});
+      if (r.matmul.back().prefill_setup_s_per_byte < 0 || r.matmul.back().prefill_marginal_gflops < 0) {
+        return error("probe result: negative prefill setup or rate for {}", dtype_name(*t));
+      }
     }
     if (r.bandwidth.empty()) return error("probe result: no bandwidth measurements");
     return r;

@@ -7,6 +7,7 @@
 
 #include "model/generator.h"
 #include "planner/plan.h"
+#include "planner/probe.h"
 #include "support/fixtures.h"
 
 namespace flint::planner {
@@ -185,6 +186,32 @@ TEST(Plan, AHeaderOnlyFileOfAMultiGigabyteModelPlansInWellUnderASecond) {
   // and re-priced as another quantization from its header alone
   const Plan q8 = plan_or_die({.model = path, .quant = "Q8_0", .hw = {"dgx-spark"}});
   EXPECT_GT(q8.model.weights_bytes, 70e9);
+}
+
+// A probe result survives its cache file, older files without the prompt setup still read, and a
+// damaged one is refused with a message (the caller measures again).
+TEST(ProbeCache, RoundTripsReadsOlderFilesAndRefusesNegativeRates) {
+  ProbeResult r;
+  r.machine = {.cpu = "test cpu", .cores = 2, .mem_total = 1 << 30, .kernels = "scalar", .features = ""};
+  r.date = "2026-12-02T00:00:00Z";
+  r.bandwidth.push_back({.threads = 2, .read_gbps = 20.0, .triad_gbps = 19.0});
+  r.matmul.push_back({.type = DType::Q4_K, .decode_gbps = 18.0, .prefill_gflops = 300.0,
+                      .prefill_setup_s_per_byte = 1.5e-10, .prefill_marginal_gflops = 320.0});
+  nlohmann::json j = to_json(r);
+  Result<ProbeResult> back = probe_from_json(j);
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_EQ(back->matmul[0].prefill_setup_s_per_byte, 1.5e-10);
+  EXPECT_EQ(back->matmul[0].prefill_marginal_gflops, 320.0);
+  j["matmul"][0].erase("prefill_setup_s_per_byte");
+  j["matmul"][0].erase("prefill_marginal_gflops");
+  back = probe_from_json(j);
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_EQ(back->matmul[0].prefill_marginal_gflops, 0.0);  // priced by prefill_gflops alone
+  j["matmul"][0]["prefill_setup_s_per_byte"] = -1.0;
+  back = probe_from_json(j);
+  ASSERT_FALSE(back.is_ok());
+  EXPECT_NE(back.status().message().find("negative prefill setup or rate for q4_K"), std::string::npos)
+      << back.status().message();
 }
 
 }  // namespace
