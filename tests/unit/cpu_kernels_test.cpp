@@ -116,8 +116,11 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
   const DType type = GetParam();
   ThreadPool pool(2);
   const bool k_quant = dtype_info(type).block_elems == 256;
-  // 288: a 32-value row that ends in a short panel (and a short group of the decode kernels)
-  for (int64_t n_in : {int64_t{512}, int64_t{k_quant ? 768 : 288}}) {
+  // 288: a 32-value row that ends in a short panel (and a short group of the decode kernels);
+  // 16416: wider than the decode kernels prepare activations for on the stack (kPairsMaxIn)
+  std::vector<int64_t> widths = {512, k_quant ? 768 : 288};
+  if (!k_quant) widths.push_back(16416);
+  for (int64_t n_in : widths) {
     const Matrix m = random_matrix(type, n_in, 29, 3);
     for (int64_t n_tok : {3, 9}) {  // the few-token kernels, and the row-tile path
       const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 8, 41);
