@@ -114,25 +114,30 @@ TEST_P(MatmulKernels, EveryFamilyMatchesTheReference) {
 // the same prompt run token by token drift apart, and a near-tie in MoE routing flips.
 TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
   const DType type = GetParam();
-  ThreadPool pool(2);
   const bool k_quant = dtype_info(type).block_elems == 256;
   // 288: a 32-value row that ends in a short panel (and a short group of the decode kernels);
   // 16416: wider than the decode kernels prepare activations for on the stack (kPairsMaxIn)
   std::vector<int64_t> widths = {512, k_quant ? 768 : 288};
   if (!k_quant) widths.push_back(16416);
-  for (int64_t n_in : widths) {
-    const Matrix m = random_matrix(type, n_in, 29, 3);
-    for (int64_t n_tok : {3, 9}) {  // the few-token kernels, and the row-tile path
-      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 8, 41);
-      for (const KernelSet* ks : families()) {
-        std::vector<float> batch(static_cast<size_t>(n_tok * 29));
-        matmul(pool, *ks, m.w, x.data(), batch.data(), n_tok);
-        for (int64_t t = 0; t < n_tok; ++t) {
-          std::vector<float> one(29);
-          matmul(pool, *ks, m.w, x.data() + t * n_in, one.data(), 1);
-          for (int r = 0; r < 29; ++r) {
-            ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(t * 29 + r)])
-                << isa_name(ks->isa) << " n_in " << n_in << " batch " << n_tok << " token " << t << " row " << r;
+  // 29 rows on 2 threads: chunks of one row; 77 rows on 1: chunks of 9 rows and a short one, so
+  // the kernels that take several rows together run, with rows left over
+  for (const auto& [threads, n_out] : {std::pair{2, 29}, std::pair{1, 77}}) {
+    ThreadPool pool(threads);
+    for (int64_t n_in : widths) {
+      const Matrix m = random_matrix(type, n_in, n_out, 3);
+      for (int64_t n_tok : {3, 9}) {  // the few-token kernels, and the row-tile path
+        const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 8, 41);
+        for (const KernelSet* ks : families()) {
+          std::vector<float> batch(static_cast<size_t>(n_tok * n_out));
+          matmul(pool, *ks, m.w, x.data(), batch.data(), n_tok);
+          for (int64_t t = 0; t < n_tok; ++t) {
+            std::vector<float> one(static_cast<size_t>(n_out));
+            matmul(pool, *ks, m.w, x.data() + t * n_in, one.data(), 1);
+            for (int r = 0; r < n_out; ++r) {
+              ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(t * n_out + r)])
+                  << isa_name(ks->isa) << " n_in " << n_in << " rows " << n_out << " batch " << n_tok
+                  << " token " << t << " row " << r;
+            }
           }
         }
       }
