@@ -18,9 +18,11 @@ std::vector<uint8_t>& thread_buffer(int which) {
 }
 
 // Row chunks of one product: several per thread so a slow thread does not hold up the rest;
-// whole tiles when many tokens share the call.
-int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_tokens) {
-  int64_t grain = std::max<int64_t>(1, w.n_out / (8 * pool.size()));
+// whole tiles when many tokens share the call. `all_rows`: the rows of every product in the same
+// pass (matmul_many): the chunks are sized on those, so many small products (a token's routed
+// experts) are read in long runs of rows rather than cut into short ones that each start cold.
+int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_tokens, int64_t all_rows) {
+  int64_t grain = std::clamp<int64_t>(all_rows / (8 * pool.size()), 1, w.n_out);
   if (n_tokens > 4) {
     const int tile = gemm_tile_rows(w.type, w.n_in);
     grain = (grain + tile - 1) / tile * tile;
@@ -71,7 +73,7 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
 
   const int tile = gemm_tile_rows(w.type, k);
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
-  pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens), [&](int64_t begin, int64_t end) {
+  pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), [&](int64_t begin, int64_t end) {
     std::vector<uint8_t>& buf = thread_buffer(1);
     if (buf.size() < scratch) buf.resize(scratch);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
@@ -136,9 +138,11 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     int64_t r0, r1;
   };
   std::vector<Task> tasks;
+  int64_t all_rows = 0;
+  for (const MatmulJob& job : jobs) all_rows += job.n_tokens > 0 ? job.w->n_out : 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (jobs[j].n_tokens <= 0) continue;
-    const int64_t grain = row_grain(pool, *jobs[j].w, jobs[j].n_tokens);
+    const int64_t grain = row_grain(pool, *jobs[j].w, jobs[j].n_tokens, all_rows);
     for (int64_t r = 0; r < jobs[j].w->n_out; r += grain) tasks.push_back({j, r, std::min(jobs[j].w->n_out, r + grain)});
   }
   pool.parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
