@@ -29,7 +29,8 @@ struct SequenceInput {
 };
 
 // The paged KV cache pool as the model sees it: layer l's K of block b starts at
-// base + b * block_stride + l * layer_stride (V follows K, see backend/cpu/attention.h).
+// base + b * block_stride + l * layer_stride (V follows K, see backend/cpu/attention.h); the
+// runtime's pool is layer-major (runtime/kv_cache.h).
 struct KvCacheView {
   DType type = DType::F16;
   uint8_t* base = nullptr;

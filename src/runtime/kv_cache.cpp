@@ -1,6 +1,6 @@
 #include "runtime/kv_cache.h"
 
-#include <new>
+#include <utility>
 
 namespace flint::runtime {
 
@@ -23,11 +23,14 @@ Result<KvCache> KvCache::create(const KvCacheConfig& config) {
   c.config_ = config;
   const uint64_t block = bytes_per_block(config);
   const uint64_t total = block * static_cast<uint64_t>(config.n_blocks);
-  c.memory_.reset(new (std::nothrow) uint8_t[total]);
-  if (!c.memory_) return error("cannot allocate {} bytes for the KV cache", total);
-  const uint64_t element = config.type == DType::F16 ? 2 : 4;
-  c.view_ = {.type = config.type, .base = c.memory_.get(), .block_stride = block,
-             .layer_stride = 2ull * config.block_size * config.kv_dim * element,
+  auto memory = PageMemory::allocate(total);
+  if (!memory) return memory.status().with_context("KV cache");
+  c.memory_ = std::move(*memory);
+  // Layer-major: a layer's blocks lie side by side, so a sequence's positions (blocks handed out
+  // in order) are one long run per layer.
+  const uint64_t layer_block = block / static_cast<uint64_t>(config.n_layer);
+  c.view_ = {.type = config.type, .base = c.memory_.data(), .block_stride = layer_block,
+             .layer_stride = layer_block * static_cast<uint64_t>(config.n_blocks),
              .block_size = config.block_size, .kv_dim = config.kv_dim, .head_dim = config.head_dim};
   for (int32_t b = config.n_blocks - 1; b >= 0; --b) c.free_.push_back(b);
   return c;

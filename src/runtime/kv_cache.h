@@ -1,8 +1,10 @@
 // The paged KV cache: a pool of fixed-size blocks and per-sequence block tables.
 //
-// Memory layout of the pool: [n_blocks][n_layer][K then V][n_head_kv][block_size][head_dim], F16
-// or F32, so one block holds block_size positions of every layer (see model::KvCacheView). A
-// sequence grows a block at a time; finished sequences give their blocks back.
+// Memory layout of the pool: [n_layer][n_blocks][K then V][n_head_kv][block_size][head_dim], F16
+// or F32: block b is block_size positions in every layer's part (see model::KvCacheView), and a
+// layer's blocks are contiguous, so attention over a sequence whose blocks came in order reads
+// one run per layer. The pool is one anonymous mapping, on huge pages where the system gives
+// them. A sequence grows a block at a time; finished sequences give their blocks back.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/page_memory.h"
 #include "core/status.h"
 #include "model/transformer.h"
 
@@ -41,7 +44,7 @@ class KvCache {
 
  private:
   KvCacheConfig config_;
-  std::unique_ptr<uint8_t[]> memory_;
+  PageMemory memory_;
   std::vector<int32_t> free_;
   model::KvCacheView view_;
 };

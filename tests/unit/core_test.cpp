@@ -7,6 +7,7 @@
 
 #include "core/dtype.h"
 #include "core/half.h"
+#include "core/page_memory.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 
@@ -53,6 +54,32 @@ TEST(Status, ResultCarriesValueOrError) {
   Result<int> bad = error("no {} here", "value");
   EXPECT_FALSE(bad.is_ok());
   EXPECT_EQ(bad.status().with_context("ctx").message(), "ctx: no value here");
+}
+
+// The KV cache's memory: zeroed, writable to its last byte, owned by one object at a time.
+TEST(PageMemory, ZeroedWritableAndMovable) {
+  const uint64_t bytes = (5u << 20) + 123;  // more than two huge pages, not a page multiple
+  auto m = PageMemory::allocate(bytes);
+  ASSERT_TRUE(m.is_ok()) << m.status().message();
+  ASSERT_EQ(m->size(), bytes);
+  uint8_t* p = m->data();
+  EXPECT_EQ(p[0], 0);
+  EXPECT_EQ(p[bytes - 1], 0);
+  p[0] = 7;
+  p[bytes - 1] = 9;
+  PageMemory moved = std::move(*m);
+  EXPECT_EQ(m->data(), nullptr);
+  EXPECT_EQ(m->size(), 0u);
+  ASSERT_EQ(moved.data(), p);
+  EXPECT_EQ(moved.data()[0], 7);
+  EXPECT_EQ(moved.data()[bytes - 1], 9);
+
+  const auto empty = PageMemory::allocate(0);
+  ASSERT_FALSE(empty.is_ok());
+  EXPECT_NE(empty.status().message().find("empty"), std::string::npos);
+  const auto huge = PageMemory::allocate(1ull << 60);
+  ASSERT_FALSE(huge.is_ok());
+  EXPECT_NE(huge.status().message().find("1152921504606846976 bytes"), std::string::npos) << huge.status().message();
 }
 
 TEST(ThreadPool, CoversTheRangeExactlyOnce) {
