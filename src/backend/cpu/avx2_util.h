@@ -17,6 +17,12 @@
 
 namespace flint::cpu::FLINT_X86_NS {
 
+// Asks for the cache lines of [p, p + bytes) (no-op for nullptr).
+inline void prefetch_bytes(const uint8_t* p, uint64_t bytes) {
+  if (p == nullptr) return;
+  for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+}
+
 inline float hsum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
@@ -91,15 +97,11 @@ inline __m256i reduce8_epi32(const __m256i* v) {
 // false when `a.type` or the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
 
-}  // namespace flint::cpu::FLINT_X86_NS
-
-// Built with AVX2 flags, called by both x86 families.
-namespace flint::cpu::avx2 {
-
 // Attention for the query heads of one KV group over F16 (f16) or F32 rows, as
-// KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp); false when the head
-// size has no fused kernel (d not a multiple of 16, or above 256).
+// KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
+// kernels_avx512_attention.cpp: one per family); false when the head size has no fused kernel
+// (d not a multiple of 16, or above 256).
 bool group_scores_fused(const AttnRows& rows, bool f16, const float* q, float scale, float* scores, int64_t ld);
 bool group_accum_fused(const AttnRows& rows, bool f16, const float* p, int64_t ld, float* out);
 
-}  // namespace flint::cpu::avx2
+}  // namespace flint::cpu::FLINT_X86_NS

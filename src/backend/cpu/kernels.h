@@ -49,13 +49,16 @@ int gemm_tile_rows(DType type, int64_t n_in);
 size_t gemm_scratch_bytes(DType type, int64_t n_in);
 
 // A run of n cached key or value rows of one KV head: row j at data + j * stride bytes, d values
-// each; `group` query heads read them.
+// each; `group` query heads read them. `next` (or nullptr): the rows the caller reads after these
+// (the same layout, at least n of them), which the kernels ask the memory for while they work:
+// the cache's blocks are a few KiB apart, too short a run for the hardware's prefetch.
 struct AttnRows {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;
   int64_t n = 0;
   int32_t d = 0;
   int32_t group = 1;
+  const uint8_t* next = nullptr;
 };
 
 struct KernelSet {

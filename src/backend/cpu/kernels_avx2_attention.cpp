@@ -2,7 +2,8 @@
 // each cached F16 row once per query head and reduced every (row, head) dot product on its own;
 // here a row is converted once for all heads of the group (4 in Llama 3, 8 in Qwen3-30B-A3B),
 // eight rows' dot products are reduced together, and the weighted sum of values keeps its
-// accumulators in registers across a run of rows.
+// accumulators in registers across a run of rows. Both ask for the caller's next rows
+// (AttnRows::next) while they work.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -40,6 +41,7 @@ void scores_fused(const AttnRows& r, const float* q, float scale, float* scores,
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t j0 = 0; j0 < r.n; j0 += 8) {
     const int64_t m = r.n - j0 < 8 ? r.n - j0 : 8;
+    prefetch_bytes(r.next ? r.next + j0 * r.stride : nullptr, static_cast<uint64_t>(m) * r.stride);
     for (int64_t k = 0; k < 8; ++k) {
       float* dst = rows + k * d;
       if (k < m) {
@@ -83,7 +85,9 @@ void accum_heads(const AttnRows& r, const float* p, int64_t ld, float* out) {
       acc[h][1] = _mm256_loadu_ps(out + h * d + i + 8);
     }
     const uint8_t* row = r.data + i * kEb;
+    const uint8_t* ahead = i == 0 ? r.next : nullptr;  // the later slices find the rows in cache
     for (int64_t j = 0; j < r.n; ++j, row += r.stride) {
+      prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
       const __m256 v0 = load_row8<kF16>(row), v1 = load_row8<kF16>(row + 8 * kEb);
 #pragma GCC unroll 4
       for (int h = 0; h < H; ++h) {
