@@ -17,10 +17,12 @@
 
 namespace flint::cpu::FLINT_X86_NS {
 
-// Asks for the cache lines of [p, p + bytes) (no-op for nullptr).
+// Asks for the cache lines of [p, p + bytes) into L2 (no-op for nullptr). Into L1 (T0) the
+// attention kernels' requests waited on each other: at depth 4096 they read 13.8 GB/s with T0,
+// 18-22 GB/s with T1 (Zen 4, 2 threads).
 inline void prefetch_bytes(const uint8_t* p, uint64_t bytes) {
   if (p == nullptr) return;
-  for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+  for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T1);
 }
 
 inline float hsum(__m256 v) {
