@@ -109,13 +109,19 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
     for (const int32_t e : experts) {
       const auto& routed = by_expert[static_cast<size_t>(e)];
       const auto m = static_cast<int64_t>(routed.size());
-      for (int64_t i = 0; i < m; ++i) {
-        std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + (r0 + i) * n_embd);
+      // One token (decode) is every expert's input as it is: one activation row for matmul_many
+      // to quantize, not a copy per expert.
+      const float* xe = x;
+      if (n_tokens > 1) {
+        for (int64_t i = 0; i < m; ++i) {
+          std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + (r0 + i) * n_embd);
+        }
+        xe = xs.data() + r0 * n_embd;
       }
       mats.push_back(w.gate_exps.rows(e * n_ff, n_ff));
-      gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = gate.data() + r0 * n_ff, .n_tokens = m});
+      gate_up.push_back({.w = &mats.back(), .x = xe, .y = gate.data() + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.up_exps.rows(e * n_ff, n_ff));
-      gate_up.push_back({.w = &mats.back(), .x = xs.data() + r0 * n_embd, .y = up.data() + r0 * n_ff, .n_tokens = m});
+      gate_up.push_back({.w = &mats.back(), .x = xe, .y = up.data() + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd));
       down.push_back({.w = &mats.back(), .x = gate.data() + r0 * n_ff, .y = ys.data() + r0 * n_embd, .n_tokens = m});
       r0 += m;

@@ -127,7 +127,11 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
       quantize_row(ks, in.f, in.x + (i - base) * in.k, in.k, act.data() + in.offset + static_cast<uint64_t>(i - base) * in.row_bytes);
     }
   };
-  if (act_rows < 8) {
+  // Small inputs (a decode step's: one row per expert) on this thread: a parallel region costs
+  // more than quantizing them.
+  int64_t act_values = 0;
+  for (const Act& a : acts) act_values += a.n_tokens * a.k;
+  if (act_rows < 8 || act_values <= 16384) {
     quantize(0, act_rows);
   } else {
     pool.parallel_for(act_rows, 4, quantize);
