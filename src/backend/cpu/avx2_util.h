@@ -103,6 +103,7 @@ bool direct_gemm_fused(const GemmArgs& a);
 // KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
 // kernels_avx512_attention.cpp: one per family); false when the head size has no fused kernel
 // (d not a multiple of 16, or above 256).
+constexpr int32_t kAttnMaxD = 256;
 bool group_scores_fused(const AttnRows& rows, bool f16, const float* q, float scale, float* scores, int64_t ld);
 bool group_accum_fused(const AttnRows& rows, bool f16, const float* p, int64_t ld, float* out);
 

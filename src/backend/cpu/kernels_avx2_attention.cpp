@@ -14,8 +14,6 @@
 namespace flint::cpu::avx2 {
 namespace {
 
-constexpr int32_t kMaxD = 256;  // head_dim up to this goes through the fused kernels
-
 template <bool kF16>
 inline __m256 load_row8(const uint8_t* p) {
   if constexpr (kF16) {
@@ -37,7 +35,7 @@ template <bool kF16>
 void scores_fused(const AttnRows& r, const float* q, float scale, float* scores, int64_t ld) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   const int32_t d = r.d;
-  alignas(32) float rows[8 * kMaxD];  // [8][d]: eight rows as float, zeros past the last
+  alignas(32) float rows[8 * kAttnMaxD];  // [8][d]: eight rows as float, zeros past the last
   const __m256 sv = _mm256_set1_ps(scale);
   for (int64_t j0 = 0; j0 < r.n; j0 += 8) {
     const int64_t m = r.n - j0 < 8 ? r.n - j0 : 8;
@@ -103,42 +101,8 @@ void accum_heads(const AttnRows& r, const float* p, int64_t ld, float* out) {
   }
 }
 
-template <bool kF16>
-void accum_fused(const AttnRows& r, const float* p, int64_t ld, float* out) {
-  for (int32_t h0 = 0; h0 < r.group; h0 += 4) {
-    const float* ph = p + h0 * ld;
-    float* oh = out + static_cast<int64_t>(h0) * r.d;
-    switch (r.group - h0 < 4 ? r.group - h0 : 4) {
-      case 1: accum_heads<kF16, 1>(r, ph, ld, oh); break;
-      case 2: accum_heads<kF16, 2>(r, ph, ld, oh); break;
-      case 3: accum_heads<kF16, 3>(r, ph, ld, oh); break;
-      default: accum_heads<kF16, 4>(r, ph, ld, oh); break;
-    }
-  }
-}
-
-bool fits(const AttnRows& r) { return r.d % 16 == 0 && r.d <= kMaxD; }
-
 }  // namespace
 
-bool group_scores_fused(const AttnRows& r, bool f16, const float* q, float scale, float* scores, int64_t ld) {
-  if (!fits(r)) return false;
-  if (f16) {
-    scores_fused<true>(r, q, scale, scores, ld);
-  } else {
-    scores_fused<false>(r, q, scale, scores, ld);
-  }
-  return true;
-}
-
-bool group_accum_fused(const AttnRows& r, bool f16, const float* p, int64_t ld, float* out) {
-  if (!fits(r)) return false;
-  if (f16) {
-    accum_fused<true>(r, p, ld, out);
-  } else {
-    accum_fused<false>(r, p, ld, out);
-  }
-  return true;
-}
+#include "backend/cpu/kernels_x86_attention.inc"
 
 }  // namespace flint::cpu::avx2
