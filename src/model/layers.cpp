@@ -11,54 +11,54 @@ void self_attention(const ForwardContext& ctx, std::span<const SequenceInput> ba
   const int64_t n_tokens = count_tokens(batch);
   const int64_t hd = p.shape.head_dim;
   const int64_t q_dim = p.shape.n_head * hd, kv_dim = p.shape.n_head_kv * hd;
-  std::vector<float> q(static_cast<size_t>(n_tokens * q_dim));   // [n_tokens, n_head * head_dim]
-  std::vector<float> k(static_cast<size_t>(n_tokens * kv_dim));  // [n_tokens, n_head_kv * head_dim]
-  std::vector<float> v(static_cast<size_t>(n_tokens * kv_dim));
-  cpu::matmul(ctx.pool, w.wq, x, q.data(), n_tokens);
-  cpu::matmul(ctx.pool, w.wk, x, k.data(), n_tokens);
-  cpu::matmul(ctx.pool, w.wv, x, v.data(), n_tokens);
-  if (w.q_norm) cpu::rms_norm(q.data(), w.q_norm, q.data(), n_tokens * p.shape.n_head, hd, p.rms_eps);
-  if (w.k_norm) cpu::rms_norm(k.data(), w.k_norm, k.data(), n_tokens * p.shape.n_head_kv, hd, p.rms_eps);
+  float* q = ctx.ws.floats(Workspace::kQ, n_tokens * q_dim);   // [n_tokens, n_head * head_dim]
+  float* k = ctx.ws.floats(Workspace::kK, n_tokens * kv_dim);  // [n_tokens, n_head_kv * head_dim]
+  float* v = ctx.ws.floats(Workspace::kV, n_tokens * kv_dim);
+  cpu::matmul(ctx.pool, w.wq, x, q, n_tokens);
+  cpu::matmul(ctx.pool, w.wk, x, k, n_tokens);
+  cpu::matmul(ctx.pool, w.wv, x, v, n_tokens);
+  if (w.q_norm) cpu::rms_norm(q, w.q_norm, q, n_tokens * p.shape.n_head, hd, p.rms_eps);
+  if (w.k_norm) cpu::rms_norm(k, w.k_norm, k, n_tokens * p.shape.n_head_kv, hd, p.rms_eps);
 
-  std::vector<float> attn(static_cast<size_t>(n_tokens * q_dim));  // [n_tokens, n_head * head_dim]
+  float* attn = ctx.ws.floats(Workspace::kAttn, n_tokens * q_dim);  // [n_tokens, n_head * head_dim]
   const cpu::PagedKvLayer kv = ctx.kv.layer(il);
   int64_t row = 0;
   for (const SequenceInput& s : batch) {
     const auto n = static_cast<int64_t>(s.tokens.size());
     for (int64_t t = 0; t < n; ++t) {
       const int32_t pos = s.pos0 + static_cast<int32_t>(t);
-      cpu::rope(q.data() + (row + t) * q_dim, p.shape.n_head, hd, pos, p.rope);
-      cpu::rope(k.data() + (row + t) * kv_dim, p.shape.n_head_kv, hd, pos, p.rope);
+      cpu::rope(q + (row + t) * q_dim, p.shape.n_head, hd, pos, p.rope);
+      cpu::rope(k + (row + t) * kv_dim, p.shape.n_head_kv, hd, pos, p.rope);
     }
-    cpu::kv_store(kv, s.block_table, s.pos0, n, k.data() + row * kv_dim, v.data() + row * kv_dim);
-    cpu::attention(ctx.pool, kv, s.block_table, q.data() + row * q_dim, s.pos0, n, p.shape,
-                   attn.data() + row * q_dim);
+    cpu::kv_store(kv, s.block_table, s.pos0, n, k + row * kv_dim, v + row * kv_dim);
+    cpu::attention(ctx.pool, kv, s.block_table, q + row * q_dim, s.pos0, n, p.shape, attn + row * q_dim);
     row += n;
   }
-  ctx.trace("attn_out", il, attn.data(), n_tokens * q_dim);
-  cpu::matmul(ctx.pool, w.wo, attn.data(), out, n_tokens);
+  ctx.trace("attn_out", il, attn, n_tokens * q_dim);
+  cpu::matmul(ctx.pool, w.wo, attn, out, n_tokens);
 }
 
-void swiglu(ThreadPool& pool, const FfnWeights& w, const float* x, float* out, int64_t n_tokens) {
+void swiglu(const ForwardContext& ctx, const FfnWeights& w, const float* x, float* out, int64_t n_tokens) {
   const int64_t n_ff = w.gate.n_out;
-  std::vector<float> gate(static_cast<size_t>(n_tokens * n_ff)), up(gate.size());  // [n_tokens, n_ff]
-  cpu::matmul(pool, w.gate, x, gate.data(), n_tokens);
-  cpu::matmul(pool, w.up, x, up.data(), n_tokens);
-  cpu::silu_mul(pool, gate.data(), up.data(), n_tokens * n_ff);
-  cpu::matmul(pool, w.down, gate.data(), out, n_tokens);
+  float* gate = ctx.ws.floats(Workspace::kGate, n_tokens * n_ff);  // [n_tokens, n_ff]
+  float* up = ctx.ws.floats(Workspace::kUp, n_tokens * n_ff);
+  cpu::matmul(ctx.pool, w.gate, x, gate, n_tokens);
+  cpu::matmul(ctx.pool, w.up, x, up, n_tokens);
+  cpu::silu_mul(ctx.pool, gate, up, n_tokens * n_ff);
+  cpu::matmul(ctx.pool, w.down, gate, out, n_tokens);
 }
 
 void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* out, int64_t n_tokens, int il) {
   const int64_t n_embd = w.router.n_in;
-  std::vector<float> probs(static_cast<size_t>(n_tokens * w.n_expert));  // [n_tokens, n_expert]
-  cpu::matmul(ctx.pool, w.router, x, probs.data(), n_tokens);
-  ctx.trace("ffn_moe_logits", il, probs.data(), n_tokens * w.n_expert);
+  float* probs = ctx.ws.floats(Workspace::kProbs, n_tokens * w.n_expert);  // [n_tokens, n_expert]
+  cpu::matmul(ctx.pool, w.router, x, probs, n_tokens);
+  ctx.trace("ffn_moe_logits", il, probs, n_tokens * w.n_expert);
 
   // Route: per token the top n_used experts and their weights.
   std::vector<std::vector<std::pair<int64_t, float>>> by_expert(static_cast<size_t>(w.n_expert));
   std::vector<int32_t> order(static_cast<size_t>(w.n_expert));
   for (int64_t t = 0; t < n_tokens; ++t) {
-    float* pt = probs.data() + t * w.n_expert;
+    float* pt = probs + t * w.n_expert;
     cpu::softmax(pt, w.n_expert);
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + w.n_used, order.end(),
@@ -80,7 +80,14 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
   const int64_t n_ff = w.n_ff_exp;
   const cpu::KernelSet& ks = cpu::best_kernels();
   std::fill(out, out + n_tokens * n_embd, 0.0f);
-  std::vector<float> xs, gate, up, ys;  // [group rows, n_embd], [.., n_ff_exp] x 2, [.., n_embd]
+  // A group's buffers: [group rows, n_embd], [.., n_ff_exp] x 2, [.., n_embd]. A group is at
+  // most kGroupRows rows unless its first expert alone has more (at most n_tokens), and never
+  // more than all the routed rows.
+  const int64_t max_rows = std::min<int64_t>(n_tokens * w.n_used, std::max<int64_t>(kGroupRows, n_tokens));
+  float* xs = ctx.ws.floats(Workspace::kExpertIn, max_rows * n_embd);
+  float* gate = ctx.ws.floats(Workspace::kGate, max_rows * n_ff);
+  float* up = ctx.ws.floats(Workspace::kUp, max_rows * n_ff);
+  float* ys = ctx.ws.floats(Workspace::kExpertOut, max_rows * n_embd);
   std::vector<cpu::WeightMatrix> mats;
   std::vector<cpu::MatmulJob> gate_up, down;
   std::vector<int32_t> experts;
@@ -97,10 +104,7 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
     }
     e0 = e1;
     if (experts.empty()) continue;
-    xs.resize(static_cast<size_t>(rows * n_embd));
-    gate.resize(static_cast<size_t>(rows * n_ff));
-    up.resize(gate.size());
-    ys.resize(xs.size());
+    FLINT_CHECK(rows <= max_rows);
     mats.clear();
     mats.reserve(3 * experts.size());  // the jobs point into it
     gate_up.clear();
@@ -114,26 +118,26 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
       const float* xe = x;
       if (n_tokens > 1) {
         for (int64_t i = 0; i < m; ++i) {
-          std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs.data() + (r0 + i) * n_embd);
+          std::copy_n(x + routed[static_cast<size_t>(i)].first * n_embd, n_embd, xs + (r0 + i) * n_embd);
         }
-        xe = xs.data() + r0 * n_embd;
+        xe = xs + r0 * n_embd;
       }
       mats.push_back(w.gate_exps.rows(e * n_ff, n_ff));
-      gate_up.push_back({.w = &mats.back(), .x = xe, .y = gate.data() + r0 * n_ff, .n_tokens = m});
+      gate_up.push_back({.w = &mats.back(), .x = xe, .y = gate + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.up_exps.rows(e * n_ff, n_ff));
-      gate_up.push_back({.w = &mats.back(), .x = xe, .y = up.data() + r0 * n_ff, .n_tokens = m});
+      gate_up.push_back({.w = &mats.back(), .x = xe, .y = up + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd));
-      down.push_back({.w = &mats.back(), .x = gate.data() + r0 * n_ff, .y = ys.data() + r0 * n_embd, .n_tokens = m});
+      down.push_back({.w = &mats.back(), .x = gate + r0 * n_ff, .y = ys + r0 * n_embd, .n_tokens = m});
       r0 += m;
     }
     cpu::matmul_many(ctx.pool, ks, gate_up);
-    cpu::silu_mul(ctx.pool, gate.data(), up.data(), rows * n_ff);
+    cpu::silu_mul(ctx.pool, gate, up, rows * n_ff);
     cpu::matmul_many(ctx.pool, ks, down);
     r0 = 0;
     for (const int32_t e : experts) {
       for (const auto& [t, weight] : by_expert[static_cast<size_t>(e)]) {
         float* ot = out + t * n_embd;
-        const float* yi = ys.data() + r0++ * n_embd;
+        const float* yi = ys + r0++ * n_embd;
         for (int64_t j = 0; j < n_embd; ++j) ot[j] += weight * yi[j];
       }
     }

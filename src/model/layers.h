@@ -40,7 +40,7 @@ struct FfnWeights {
 };
 
 // out = down(silu(gate(x)) * up(x)); x, out: [n_tokens, n_embd].
-void swiglu(ThreadPool& pool, const FfnWeights& w, const float* x, float* out, int64_t n_tokens);
+void swiglu(const ForwardContext& ctx, const FfnWeights& w, const float* x, float* out, int64_t n_tokens);
 
 struct MoeWeights {
   cpu::WeightMatrix router;     // [n_embd] -> [n_expert], f32

@@ -3,6 +3,7 @@
 // name and describe their forward pass with the shared layers of layers.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -58,10 +59,35 @@ class Tracer {
   std::string dir_;
 };
 
+// A forward pass's scratch buffers, kept from one pass to the next by their owner (the engine).
+// A prompt's per-layer buffers are tens of MiB: allocated per layer, the C library gave them
+// back to the system and the kernel faulted them in again, zeroed, at every layer (a third of
+// a 512-token prompt's time on a VM). Each slot grows to the largest request and stays.
+class Workspace {
+ public:
+  enum Slot {
+    kResidual, kNormed, kBlockOut,  // the architectures' x, h, y: [n_tokens, n_embd]
+    kQ, kK, kV, kAttn,              // self_attention
+    kGate, kUp,                     // swiglu and the MoE experts' gate / up
+    kProbs, kExpertIn, kExpertOut,  // moe
+    kSlots
+  };
+  // Room for n floats in `slot`, holding whatever its last user left there.
+  float* floats(Slot slot, int64_t n) {
+    std::vector<float>& b = buffers_[slot];
+    if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
+    return b.data();
+  }
+
+ private:
+  std::array<std::vector<float>, kSlots> buffers_;
+};
+
 struct ForwardContext {
   ThreadPool& pool;
   const KvCacheView& kv;
   const Tracer& trace;
+  Workspace& ws;
 };
 
 class Model {

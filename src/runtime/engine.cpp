@@ -129,7 +129,7 @@ void Engine::truncate_sequence(int32_t seq, int32_t n) {
 }
 
 Status Engine::forward(std::span<const model::SequenceInput> batch, float* logits) {
-  const model::ForwardContext ctx{.pool = *pool_, .kv = kv_->view(), .trace = tracer_};
+  const model::ForwardContext ctx{.pool = *pool_, .kv = kv_->view(), .trace = tracer_, .ws = workspace_};
   return model_->forward(ctx, batch, logits);
 }
 

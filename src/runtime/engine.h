@@ -87,6 +87,7 @@ class Engine {
   int32_t n_batch_ = 512;
   MemoryPlan plan_;
   model::Tracer tracer_;
+  model::Workspace workspace_;  // forward passes' scratch, kept between them
   double load_seconds_ = 0;
 };
 

@@ -51,27 +51,28 @@ class Llama final : public Model {
 
   Status forward(const ForwardContext& ctx, std::span<const SequenceInput> batch, float* logits) const override {
     const int64_t n_tokens = count_tokens(batch), n_embd = spec_.n_embd;
-    std::vector<float> x(static_cast<size_t>(n_tokens * n_embd));  // [n_tokens, n_embd] residual
-    std::vector<float> h(x.size()), y(x.size());
-    FLINT_RETURN_IF_ERROR(embed(batch, embd_.token_embd, x.data()));
+    float* x = ctx.ws.floats(Workspace::kResidual, n_tokens * n_embd);  // [n_tokens, n_embd] residual
+    float* h = ctx.ws.floats(Workspace::kNormed, n_tokens * n_embd);
+    float* y = ctx.ws.floats(Workspace::kBlockOut, n_tokens * n_embd);
+    FLINT_RETURN_IF_ERROR(embed(batch, embd_.token_embd, x));
     for (size_t il = 0; il < blocks_.size(); ++il) {
       const Block& blk = blocks_[il];
       const int l = static_cast<int>(il);
-      cpu::rms_norm(x.data(), blk.attn_norm, h.data(), n_tokens, n_embd, spec_.rms_eps);
-      ctx.trace("attn_norm", l, h.data(), n_tokens * n_embd);
-      self_attention(ctx, batch, l, blk.attn, params_, h.data(), y.data());
-      add_in_place(x.data(), y.data(), n_tokens * n_embd);
-      cpu::rms_norm(x.data(), blk.ffn_norm, h.data(), n_tokens, n_embd, spec_.rms_eps);
-      ctx.trace("ffn_norm", l, h.data(), n_tokens * n_embd);
+      cpu::rms_norm(x, blk.attn_norm, h, n_tokens, n_embd, spec_.rms_eps);
+      ctx.trace("attn_norm", l, h, n_tokens * n_embd);
+      self_attention(ctx, batch, l, blk.attn, params_, h, y);
+      add_in_place(x, y, n_tokens * n_embd);
+      cpu::rms_norm(x, blk.ffn_norm, h, n_tokens, n_embd, spec_.rms_eps);
+      ctx.trace("ffn_norm", l, h, n_tokens * n_embd);
       if (spec_.is_moe()) {
-        moe(ctx, blk.moe, h.data(), y.data(), n_tokens, l);
+        moe(ctx, blk.moe, h, y, n_tokens, l);
       } else {
-        swiglu(ctx.pool, blk.ffn, h.data(), y.data(), n_tokens);
+        swiglu(ctx, blk.ffn, h, y, n_tokens);
       }
-      add_in_place(x.data(), y.data(), n_tokens * n_embd);
-      ctx.trace("l_out", l, x.data(), n_tokens * n_embd);
+      add_in_place(x, y, n_tokens * n_embd);
+      ctx.trace("l_out", l, x, n_tokens * n_embd);
     }
-    output_logits(ctx.pool, batch, embd_.output_norm, spec_.rms_eps, embd_.output, x.data(), n_embd, logits);
+    output_logits(ctx.pool, batch, embd_.output_norm, spec_.rms_eps, embd_.output, x, n_embd, logits);
     return Status::ok();
   }
 
