@@ -36,10 +36,19 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_chunks() {
   for (;;) {
-    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
-    if (begin >= n_) return;
+    int64_t begin = 0, len = grain_;
+    if (!guided_) {
+      begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+      if (begin >= n_) return;
+    } else {
+      begin = next_.load(std::memory_order_relaxed);
+      do {
+        if (begin >= n_) return;
+        len = std::max(grain_, (n_ - begin) / (2 * size()));
+      } while (!next_.compare_exchange_weak(begin, begin + len, std::memory_order_relaxed));
+    }
     try {
-      (*fn_)(begin, std::min(n_, begin + grain_));
+      (*fn_)(begin, std::min(n_, begin + len));
     } catch (...) {
       std::lock_guard lock(mu_);
       if (!error_) error_ = std::current_exception();
@@ -82,6 +91,15 @@ void ThreadPool::worker_loop() {
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
+  run(n, grain, false, fn);
+}
+
+void ThreadPool::parallel_for_guided(int64_t n, int64_t min_grain,
+                                     const std::function<void(int64_t, int64_t)>& fn) {
+  run(n, min_grain, true, fn);
+}
+
+void ThreadPool::run(int64_t n, int64_t grain, bool guided, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   if (workers_.empty() || n <= grain) {
@@ -91,6 +109,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   fn_ = &fn;
   n_ = n;
   grain_ = grain;
+  guided_ = guided;
   error_ = nullptr;
   next_.store(0, std::memory_order_relaxed);
   left_.store(0, std::memory_order_relaxed);

@@ -37,8 +37,13 @@ class ThreadPool {
   // the remaining chunks are skipped, every worker finishes, and the first exception is rethrown
   // on the calling thread. Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+  // As parallel_for, but each chunk is a 1 / (2 * size()) share of what is left, at least
+  // min_grain: long runs first (a decode step's weight rows stream from memory), and small last
+  // chunks, so no thread waits long for another's last one.
+  void parallel_for_guided(int64_t n, int64_t min_grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
+  void run(int64_t n, int64_t grain, bool guided, const std::function<void(int64_t, int64_t)>& fn);
   void worker_loop();
   void run_chunks();
 
@@ -53,6 +58,7 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
+  bool guided_ = false;
   std::atomic<int64_t> next_{0};   // next index to hand out
   std::atomic<uint64_t> state_{0};
   std::atomic<int> left_{0};       // joined workers that are done with this job

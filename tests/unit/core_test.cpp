@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 
@@ -90,6 +92,32 @@ TEST(ThreadPool, CoversTheRangeExactlyOnce) {
       for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
     });
     for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  }
+}
+
+// Guided chunks: the range exactly once, no chunk below the minimum but the last, and shrinking
+// ones (the first a sixth of 1000 with 3 threads).
+TEST(ThreadPool, GuidedChunksCoverTheRangeOnceAndShrink) {
+  ThreadPool pool(3);
+  for (int64_t n : {0, 1, 7, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> chunks;
+    pool.parallel_for_guided(n, 4, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      std::lock_guard lock(mu);
+      chunks.emplace_back(b, e);
+    });
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    std::sort(chunks.begin(), chunks.end());
+    for (size_t c = 0; c + 1 < chunks.size(); ++c) {
+      EXPECT_GE(chunks[c].second - chunks[c].first, 4) << "n " << n << " chunk at " << chunks[c].first;
+      EXPECT_GE(chunks[c].second - chunks[c].first, chunks[c + 1].second - chunks[c + 1].first);
+    }
+    if (n == 1000) {
+      ASSERT_FALSE(chunks.empty());
+      EXPECT_EQ(chunks.front().second - chunks.front().first, 1000 / 6);
+    }
   }
 }
 

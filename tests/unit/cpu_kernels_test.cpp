@@ -146,7 +146,9 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
 }
 
 // Several products in one pass give what one matmul each gives, also when jobs share an input
-// with different token counts (the shared quantized rows cover the most any of them asks).
+// with different token counts (the shared quantized rows cover the most any of them asks); the
+// second set is a decode step's (at most 4 tokens: the jobs' rows end to end, in chunks that run
+// from one job into the next, an empty job among them).
 TEST_P(MatmulKernels, ManyJobsGiveWhatEachGivesAlone) {
   const DType type = GetParam();
   ThreadPool pool(2);
@@ -158,21 +160,24 @@ TEST_P(MatmulKernels, ManyJobsGiveWhatEachGivesAlone) {
     const float* x;
     int64_t n;
   };
-  const std::vector<Want> wants = {{&a.w, x.data(), 2}, {&b.w, x.data(), 11}, {&a.w, x2.data(), 6},
-                                   {&b.w, x.data(), 0}, {&a.w, x.data(), 5}};
-  for (const KernelSet* ks : families()) {
-    std::vector<std::vector<float>> got(wants.size()), alone(wants.size());
-    std::vector<MatmulJob> jobs;
-    for (size_t i = 0; i < wants.size(); ++i) {
-      got[i].assign(static_cast<size_t>(std::max<int64_t>(1, wants[i].n) * wants[i].w->n_out), -1.0f);
-      alone[i] = got[i];
-      jobs.push_back({.w = wants[i].w, .x = wants[i].x, .y = got[i].data(), .n_tokens = wants[i].n});
-      matmul(pool, *ks, *wants[i].w, wants[i].x, alone[i].data(), wants[i].n);
-    }
-    matmul_many(pool, *ks, jobs);
-    for (size_t i = 0; i < wants.size(); ++i) {
-      for (size_t k = 0; k < got[i].size(); ++k) {
-        ASSERT_EQ(got[i][k], alone[i][k]) << isa_name(ks->isa) << " job " << i << " at " << k;
+  const std::vector<std::vector<Want>> sets = {
+      {{&a.w, x.data(), 2}, {&b.w, x.data(), 11}, {&a.w, x2.data(), 6}, {&b.w, x.data(), 0}, {&a.w, x.data(), 5}},
+      {{&a.w, x.data(), 1}, {&b.w, x.data(), 4}, {&a.w, x2.data(), 0}, {&b.w, x2.data(), 3}, {&a.w, x.data(), 2}}};
+  for (const std::vector<Want>& wants : sets) {
+    for (const KernelSet* ks : families()) {
+      std::vector<std::vector<float>> got(wants.size()), alone(wants.size());
+      std::vector<MatmulJob> jobs;
+      for (size_t i = 0; i < wants.size(); ++i) {
+        got[i].assign(static_cast<size_t>(std::max<int64_t>(1, wants[i].n) * wants[i].w->n_out), -1.0f);
+        alone[i] = got[i];
+        jobs.push_back({.w = wants[i].w, .x = wants[i].x, .y = got[i].data(), .n_tokens = wants[i].n});
+        matmul(pool, *ks, *wants[i].w, wants[i].x, alone[i].data(), wants[i].n);
+      }
+      matmul_many(pool, *ks, jobs);
+      for (size_t i = 0; i < wants.size(); ++i) {
+        for (size_t k = 0; k < got[i].size(); ++k) {
+          ASSERT_EQ(got[i][k], alone[i][k]) << isa_name(ks->isa) << " job " << i << " at " << k;
+        }
       }
     }
   }

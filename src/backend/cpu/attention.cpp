@@ -55,8 +55,8 @@ int64_t chunk_positions(int32_t block_size) {
 // Bytes of per-chunk partial results one round of tokens may hold.
 constexpr uint64_t kPartialBytes = 4u << 20;
 
-// The largest of x[0..n), n > 0, in eight independent lanes (the compiler vectorizes it;
-// std::max_element's one chain cost a tenth of a decode step's attention).
+// The largest of x[0..n), n > 0, in eight independent chains: std::max_element's one chain of
+// dependent compares was a tenth of a decode step's attention from cache, this half of that.
 float max_of(const float* x, int64_t n) {
   float m[8];
   for (float& v : m) v = x[0];

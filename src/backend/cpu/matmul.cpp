@@ -30,6 +30,13 @@ int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_token
   return grain;
 }
 
+// A decode step's smallest chunk: at least 16 KiB of rows, in fours (the kernels' row groups).
+// Chunks shrink from a quarter of the rows (two threads) to this, so the first are long runs
+// and the last leave no thread waiting long for the other.
+int64_t decode_min_rows(uint64_t row_bytes) {
+  return (static_cast<int64_t>(16384 / std::max<uint64_t>(1, row_bytes)) + 4) / 4 * 4;
+}
+
 // One activation row x: [k] into the weight type's partner format at out.
 void quantize_row(const KernelSet& ks, ActFormat f, const float* x, int64_t k, uint8_t* out) {
   switch (f) {
@@ -73,7 +80,7 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
 
   const int tile = gemm_tile_rows(w.type, k);
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
-  pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), [&](int64_t begin, int64_t end) {
+  auto rows = [&](int64_t begin, int64_t end) {
     std::vector<uint8_t>& buf = thread_buffer(1);
     if (buf.size() < scratch) buf.resize(scratch);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
@@ -81,7 +88,12 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
                         .scratch = buf.data()};
     FLINT_CHECK(ks.gemm(args));
-  });
+  };
+  if (n_tokens <= 4) {
+    pool.parallel_for_guided(w.n_out, decode_min_rows(w.row_bytes), rows);
+  } else {
+    pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), rows);
+  }
 }
 
 void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJob> jobs) {
@@ -136,7 +148,35 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
   } else {
     pool.parallel_for(act_rows, 4, quantize);
   }
-  // One task per row chunk of every job.
+  // Rows [r0, r1) of job j.
+  auto run_rows = [&](size_t j, int64_t r0, int64_t r1, uint8_t* scratch_buf) {
+    const MatmulJob& job = jobs[j];
+    const Act& a = acts[act_of[j]];
+    const GemmArgs args{.type = job.w->type, .w = job.w->data, .w_row_bytes = job.w->row_bytes, .n_in = a.k,
+                        .x = act.data() + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
+                        .y = job.y, .y_stride = job.w->n_out, .r0 = r0, .r1 = r1,
+                        .tile_rows = gemm_tile_rows(job.w->type, a.k), .scratch = scratch_buf};
+    FLINT_CHECK(ks.gemm(args));
+  };
+  bool decode = true;
+  for (const MatmulJob& job : jobs) decode = decode && job.n_tokens <= 4;
+  if (decode) {
+    // The jobs' rows end to end (first[j]: job j's first), in shrinking chunks as matmul's, a
+    // chunk running on from one job into the next: a decode step's experts read in long runs.
+    std::vector<int64_t> first(jobs.size() + 1, 0);
+    for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].n_tokens > 0 ? jobs[j].w->n_out : 0);
+    const uint64_t row_bytes = jobs.empty() ? 1 : std::max<uint64_t>(1, jobs.front().w->row_bytes);
+    pool.parallel_for_guided(first.back(), decode_min_rows(row_bytes), [&](int64_t begin, int64_t end) {
+      auto j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), begin) - first.begin() - 1);
+      for (; begin < end; ++j) {
+        const int64_t stop = std::min(end, first[j + 1]);
+        if (stop > begin) run_rows(j, begin - first[j], stop - first[j], thread_buffer(1).data());
+        begin = stop;
+      }
+    });
+    return;
+  }
+  // Prompts: one task per row chunk of every job.
   struct Task {
     size_t job;
     int64_t r0, r1;
@@ -154,13 +194,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     if (buf.size() < scratch) buf.resize(scratch);
     for (int64_t i = begin; i < end; ++i) {
       const Task& t = tasks[static_cast<size_t>(i)];
-      const MatmulJob& job = jobs[t.job];
-      const Act& a = acts[act_of[t.job]];
-      const GemmArgs args{.type = job.w->type, .w = job.w->data, .w_row_bytes = job.w->row_bytes, .n_in = a.k,
-                          .x = act.data() + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
-                          .y = job.y, .y_stride = job.w->n_out, .r0 = t.r0, .r1 = t.r1,
-                          .tile_rows = gemm_tile_rows(job.w->type, a.k), .scratch = buf.data()};
-      FLINT_CHECK(ks.gemm(args));
+      run_rows(t.job, t.r0, t.r1, buf.data());
     }
   });
 }
