@@ -61,8 +61,9 @@ class Tracer {
 
 // A forward pass's scratch buffers, kept from one pass to the next by their owner (the engine).
 // A prompt's per-layer buffers are tens of MiB: allocated per layer, the C library gave them
-// back to the system and the kernel faulted them in again, zeroed, at every layer (a third of
-// a 512-token prompt's time on a VM). Each slot grows to the largest request and stays.
+// back to the system and the kernel faulted them in again, zeroed, at every layer (keeping them
+// made a 512-token prompt 9-15% faster on a Zen 4 VM). Each slot grows to the largest request
+// and stays.
 class Workspace {
  public:
   enum Slot {

@@ -189,11 +189,13 @@ Result<std::vector<float>> Engine::decode(std::span<const DecodeRequest> request
       const size_t n = batch[b].tokens.size();
       const size_t rows = requests[i].all_logits ? n : 1;
       const bool final_chunk = done[i] + n == requests[i].tokens.size();
-      if ((requests[i].all_logits || final_chunk) && batch.size() == 1 && per_request[i].empty()) {
-        per_request[i] = std::move(logits);  // the whole of it (a decode step's): no copy
-      } else if (requests[i].all_logits || final_chunk) {
-        per_request[i].insert(per_request[i].end(), logits.begin() + static_cast<int64_t>(row * n_vocab),
-                              logits.begin() + static_cast<int64_t>((row + rows) * n_vocab));
+      if (requests[i].all_logits || final_chunk) {
+        if (batch.size() == 1 && per_request[i].empty()) {
+          per_request[i] = std::move(logits);  // the whole of it (a decode step's): no copy
+        } else {
+          per_request[i].insert(per_request[i].end(), logits.begin() + static_cast<int64_t>(row * n_vocab),
+                                logits.begin() + static_cast<int64_t>((row + rows) * n_vocab));
+        }
       }
       row += rows;
       done[i] += n;

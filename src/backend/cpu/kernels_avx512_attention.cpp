@@ -5,7 +5,8 @@
 // row j). Values: up to four heads times 64 values of d are accumulated in registers over a run
 // of rows. Both ask for the caller's next rows (AttnRows::next) while they work. On a Zen 4
 // (512-bit operations at half rate) these are no faster than the AVX2 ones from cache; they
-// issue fewer instructions, and a core with two 512-bit FMA units runs them at twice the rate.
+// issue fewer instructions, which a core with two 512-bit FMA units should turn into speed (not
+// measured yet).
 #define FLINT_X86_NS avx512
 #include <immintrin.h>
 
