@@ -25,9 +25,9 @@ inline __m256 load_row8(const uint8_t* p) {
 
 // Lane r of the result: the sum of a[r]'s eight lanes.
 inline __m256 hsum8(const __m256* a) {
-  const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
-  const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
-  const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);  // [r0..r3 | r0..r3] halves
+  const __m256 t0 = hadd_ps(a[0], a[1]), t1 = hadd_ps(a[2], a[3]);
+  const __m256 t2 = hadd_ps(a[4], a[5]), t3 = hadd_ps(a[6], a[7]);
+  const __m256 u0 = hadd_ps(t0, t1), u1 = hadd_ps(t2, t3);  // [r0..r3 | r0..r3] halves
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
