@@ -43,8 +43,55 @@ inline __m512 hsum16(const __m512* a) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(w0, w1, kEven), _mm512_shuffle_f32x4(w0, w1, kOdd));
 }
 
+// scores_fused for a group of four heads (Llama 3, Qwen3, Mixtral's 4:1 grouped queries), without
+// the scratch: four rows at a time are converted into registers and each converted vector meets
+// the four heads' queries (16 accumulators, lane h * 4 + k of the reduced vector: head h, row
+// k); four such vectors are regrouped by head with 128-bit shuffles. Each row's dot product is
+// formed with the same multiply-adds in the same order and reduced by the same hsum16, so the
+// same bits as scores_fused.
+template <bool kF16>
+void scores_group4(const AttnRows& r, const float* q, float scale, float* scores, int64_t ld) {
+  constexpr uint64_t kEb = kF16 ? 2 : 4;
+  const int32_t d = r.d;
+  alignas(64) uint8_t zeros[kAttnMaxD * 4] = {};  // stands in for the rows past the last
+  const __m512 sv = _mm512_set1_ps(scale);
+  for (int64_t j0 = 0; j0 < r.n; j0 += 16) {
+    const int64_t m = r.n - j0 < 16 ? r.n - j0 : 16;
+    prefetch_bytes(r.next ? r.next + j0 * r.stride : nullptr, static_cast<uint64_t>(m) * r.stride);
+    __m512 s[4];  // step t: rows 4t..4t+3, lane h * 4 + k
+    for (int t = 0; t < 4; ++t) {
+      const uint8_t* row[4];
+      for (int k = 0; k < 4; ++k) row[k] = 4 * t + k < m ? r.data + (j0 + 4 * t + k) * r.stride : zeros;
+      __m512 acc[16];
+      for (__m512& a : acc) a = _mm512_setzero_ps();
+      for (int32_t i = 0; i < d; i += 16) {
+        __m512 v[4];
+        for (int k = 0; k < 4; ++k) v[k] = load_row16<kF16>(row[k] + i * kEb);
+#pragma GCC unroll 4
+        for (int h = 0; h < 4; ++h) {
+          const __m512 qv = _mm512_loadu_ps(q + static_cast<int64_t>(h) * d + i);
+          for (int k = 0; k < 4; ++k) acc[4 * h + k] = _mm512_fmadd_ps(qv, v[k], acc[4 * h + k]);
+        }
+      }
+      s[t] = hsum16(acc);
+    }
+    // head h: 128-bit block h of s[0], s[1], s[2], s[3]
+    const __m512 t0 = _mm512_shuffle_f32x4(s[0], s[1], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 t1 = _mm512_shuffle_f32x4(s[0], s[1], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 t2 = _mm512_shuffle_f32x4(s[2], s[3], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 t3 = _mm512_shuffle_f32x4(s[2], s[3], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 heads[4] = {_mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1)),
+                             _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1))};
+    const __mmask16 keep = static_cast<__mmask16>((1u << m) - 1);
+    for (int h = 0; h < 4; ++h) _mm512_mask_storeu_ps(scores + h * ld + j0, keep, _mm512_mul_ps(heads[h], sv));
+  }
+}
+
 template <bool kF16>
 void scores_fused(const AttnRows& r, const float* q, float scale, float* scores, int64_t ld) {
+  if (r.group == 4) return scores_group4<kF16>(r, q, scale, scores, ld);
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   const int32_t d = r.d;
   // [d / 16][16 rows][16]: sixteen rows as float, zeros past the last; vector i of every row
