@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "backend/cpu/avx2_util.h"
 
@@ -53,7 +54,8 @@ template <bool kF16>
 void scores_group4(const AttnRows& r, const float* q, float scale, float* scores, int64_t ld) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   const int32_t d = r.d;
-  alignas(64) uint8_t zeros[kAttnMaxD * 4] = {};  // stands in for the rows past the last
+  alignas(64) uint8_t zeros[kAttnMaxD * 4];  // stands in for the rows past the last
+  if (r.n % 16 != 0) memset(zeros, 0, static_cast<size_t>(d) * kEb);  // full blocks never read it
   const __m512 sv = _mm512_set1_ps(scale);
   for (int64_t j0 = 0; j0 < r.n; j0 += 16) {
     const int64_t m = r.n - j0 < 16 ? r.n - j0 : 16;
