@@ -107,6 +107,48 @@ inline __m256i reduce8_epi32(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
 }
 
+// --- The 32-value formats' blocks in registers (layouts: quant/blocks.h) ----------------------
+
+// The codebooks of IQ4_NL and MXFP4 (x2), as in kernels_impl.inc.
+alignas(16) constexpr int8_t kIq4nlAvx2[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+alignas(16) constexpr int8_t kFp4x2Avx2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// Byte j of the result is 0xFF where bit j of the 32 bits at p is set, 0 elsewhere.
+inline __m256i bits_to_bytes(const uint8_t* p) {
+  uint32_t x;
+  memcpy(&x, p, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(x)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// 16 packed bytes -> 32 values: value j in the low nibble of byte j, value j + 16 in its high one.
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+}
+
+// A 16-entry int8 codebook indexed by the nibbles (IQ4_NL, MXFP4).
+inline __m256i lookup16(const int8_t* table, __m256i idx) {
+  const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
+  return _mm256_shuffle_epi8(t, idx);
+}
+
+// Q5_0 / Q5_1's 5-bit levels: the nibbles at qs, bit 4 from the 32 bits at qh.
+inline __m256i levels5(const uint8_t* qh, const uint8_t* qs) {
+  return _mm256_or_si256(nibbles32(qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
+}
+
+// An MXFP4 block's scale byte e (E8M0) as 2^(e - 128): half the scale, the codebook is doubled.
+inline float mxfp4_scale(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
 // Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
 // false when `a.type` or the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
