@@ -82,6 +82,7 @@ TEST_P(MatmulKernels, EveryFamilyMatchesTheReference) {
     widths.push_back(160);  // a row shorter than a panel's 256 values at the end
     widths.push_back(288);  // 8 blocks and one more (the decode kernels' short last group)
   }
+  if (dtype_info(type).block_elems == 1) widths.push_back(300);  // a last panel of 32 + 8 + 4
   // Q4_1 and Q5_1 pair with Q8_1, whose s = d * sum(q) llama.cpp stores as F16: the kernels keep
   // that rounding (it is what llama.cpp computes), the reference sums exact products.
   const double bound = type == DType::Q4_1 || type == DType::Q5_1 ? 3e-3 : 2e-6;
@@ -119,6 +120,7 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
   // 16416: wider than the decode kernels prepare activations for on the stack (kPairsMaxIn)
   std::vector<int64_t> widths = {512, k_quant ? 768 : 288};
   if (!k_quant) widths.push_back(16416);
+  if (dtype_info(type).block_elems == 1) widths.push_back(300);  // values past a multiple of 8
   // 29 rows on 2 threads: chunks of one row; 77 rows on 1: chunks of 9 rows and a short one, so
   // the kernels that take several rows together run, with rows left over
   for (const auto& [threads, n_out] : {std::pair{2, 29}, std::pair{1, 77}}) {

@@ -32,6 +32,14 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(x);
 }
 
+// a * b + c rounded once. The float kernels' one-by-one tails use it so that every path (panel,
+// four-token panel, fused decode) rounds them alike: left as `acc += w * x`, the compiler
+// contracted some of them into an FMA and not others, and a row's result then depended on how
+// many tokens shared the call.
+inline float fma1(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
 // The IEEE half at p (any alignment) as a float.
 inline float load_h(const uint8_t* p) {
   uint16_t h;

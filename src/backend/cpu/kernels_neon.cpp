@@ -70,7 +70,7 @@ inline void dot_f(const FPanel& p, const uint8_t* act, Acc& acc) {
   }
   for (; i + 4 <= p.n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(p.w + i), vld1q_f32(x + i));
   acc.v = vaddq_f32(acc.v, vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
-  for (; i < p.n; ++i) acc.s += p.w[i] * x[i];
+  for (; i < p.n; ++i) acc.s = __builtin_fmaf(p.w[i], x[i], acc.s);  // one rounding on every path
 }
 
 inline bool direct_gemm(const GemmArgs&) { return false; }
