@@ -120,6 +120,7 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
   // 16416: wider than the decode kernels prepare activations for on the stack (kPairsMaxIn)
   std::vector<int64_t> widths = {512, k_quant ? 768 : 288};
   if (!k_quant) widths.push_back(16416);
+  if (!k_quant) widths.push_back(416);  // a full group of 8 blocks and a tail of 5
   if (dtype_info(type).block_elems == 1) widths.push_back(300);  // values past a multiple of 8
   // 29 rows on 2 threads: chunks of one row; 77 rows on 1: chunks of 9 rows and a short one, so
   // the kernels that take several rows together run, with rows left over
@@ -127,7 +128,7 @@ TEST_P(MatmulKernels, ATokensRowIsTheSameAloneAndInABatch) {
     ThreadPool pool(threads);
     for (int64_t n_in : widths) {
       const Matrix m = random_matrix(type, n_in, n_out, 3);
-      for (int64_t n_tok : {3, 9}) {  // the few-token kernels, and the row-tile path
+      for (int64_t n_tok : {2, 3, 4, 9}) {  // each few-token kernel, and the row-tile path
         const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 8, 41);
         for (const KernelSet* ks : families()) {
           std::vector<float> batch(static_cast<size_t>(n_tok * n_out));
@@ -194,7 +195,9 @@ TEST_P(MatmulKernels, TheX86FamiliesAgreeBitForBit) {
   const DType type = GetParam();
   ThreadPool pool(2);
   const bool k_quant = dtype_info(type).block_elems == 256;
-  for (int64_t n_in : {int64_t{768}, int64_t{k_quant ? 512 : 288}}) {
+  std::vector<int64_t> widths = {768, k_quant ? 512 : 288};
+  if (dtype_info(type).block_elems == 1) widths.push_back(300);  // the float kernels' tails
+  for (int64_t n_in : widths) {
     const Matrix m = random_matrix(type, n_in, 23, 5);
     for (int64_t n_tok : {1, 4, 5, 13}) {
       const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 17, 41);
