@@ -157,6 +157,66 @@ inline float mxfp4_scale(uint8_t e) {
   return f;
 }
 
+// --- The float types' rows (F32, F16, BF16) --------------------------------------------------
+
+// How a float type's weights load: 8 at p as floats (16 with AVX-512), or one.
+struct F32Weights {
+  static constexpr int kBytes = 4;
+  static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+#ifdef __AVX512F__
+  static __m512 load16(const uint8_t* p) { return _mm512_loadu_ps(p); }
+#endif
+  static float load1(const uint8_t* p) {
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+  }
+};
+struct F16Weights {
+  static constexpr int kBytes = 2;
+  static __m256 load8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#ifdef __AVX512F__
+  static __m512 load16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+#endif
+  static float load1(const uint8_t* p) { return load_h(p); }
+};
+struct BF16Weights {
+  static constexpr int kBytes = 2;
+  static __m256 load8(const uint8_t* p) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+#ifdef __AVX512F__
+  static __m512 load16(const uint8_t* p) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+#endif
+  static float load1(const uint8_t* p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+  }
+};
+
+// The float types' dot order, shared by the decode kernels (float_rows) and the prompt GEMM
+// (kernels_x86_fgemm.inc) so that a token's result is the same bits alone or in a batch: four
+// 8-lane chains c0..c3 over each 32 values of the row (value i + 8l in chain l), then a lone
+// chain c0 over each 8 of the rest, v = (c0 + c1) + (c2 + c3), and the last n % 8 values one by
+// one (fma1) into s: the result is hsum(v) + s. float_dot_finish does the part after the chains,
+// from value i on.
+template <class W>
+inline float float_dot_finish(__m256 c0, __m256 c1, __m256 c2, __m256 c3, const uint8_t* w, const float* x, int i, int n) {
+  for (; i + 8 <= n; i += 8) c0 = _mm256_fmadd_ps(W::load8(w + i * W::kBytes), _mm256_loadu_ps(x + i), c0);
+  const __m256 v = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+  float s = 0.0f;
+  for (; i < n; ++i) s = fma1(W::load1(w + i * W::kBytes), x[i], s);
+  return hsum(v) + s;
+}
+
 // Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
 // false when `a.type` or the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
