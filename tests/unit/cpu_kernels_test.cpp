@@ -1,8 +1,10 @@
 // Every CPU kernel family this machine can run (scalar always; AVX2 on x86, NEON+dotprod on Arm)
 // against the reference: matmul for every weight type on random data, the activation
 // quantizers, the exp used by softmax, and paged attention.
+#include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -342,6 +344,63 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
         ASSERT_NEAR(out[i], want[i], 2e-5) << isa_name(ks->isa) << " " << dtype_name(kv_type) << " heads "
                                            << shape.n_head << "/" << shape.n_head_kv << " d " << shape.head_dim
                                            << " n_pos " << n_pos << " n " << n << " at " << i;
+      }
+    }
+  }
+}
+
+// Keys stored by column (a block of 16 positions): every family forms a score in the KernelSet's
+// order, so gives the scalar family's bits, for full and partial blocks, odd head sizes, and
+// groups that are not a multiple of the vector kernels' four heads.
+TEST(AttentionKernels, KeyScoresAreTheSameBitsInEveryFamily) {
+  const KernelSet* scalar = kernels_for(Isa::kScalar);
+  for (DType type : {DType::F32, DType::F16}) {
+    const uint64_t eb = type == DType::F16 ? 2 : 4, stride = 16 * eb;
+    for (int32_t d : {64, 40, 35}) {
+      const std::vector<float> kf = gaussian(static_cast<size_t>(16 * d), 7);
+      std::vector<uint8_t> keys(static_cast<size_t>(d) * stride);
+      for (int32_t i = 0; i < d; ++i) {
+        for (int32_t j = 0; j < 16; ++j) {
+          uint8_t* at = keys.data() + i * stride + j * eb;
+          const float f = kf[static_cast<size_t>(j * d + i)];
+          const uint16_t h = fp32_to_fp16(f);
+          std::memcpy(at, type == DType::F16 ? static_cast<const void*>(&h) : &f, eb);
+        }
+      }
+      for (int32_t group : {1, 4, 6}) {
+        const std::vector<float> q = gaussian(static_cast<size_t>(group * d), 8);
+        for (int64_t n : {16, 11, 5}) {
+          const AttnKeys k{.data = keys.data(), .stride = stride, .n = n, .d = d, .group = group, .next = keys.data()};
+          auto run = [&](const KernelSet* ks) {
+            std::vector<float> scores(static_cast<size_t>(group * 20), -1.0f);
+            (type == DType::F16 ? ks->group_scores_f16 : ks->group_scores_f32)(k, q.data(), 0.125f, scores.data(), 20);
+            return scores;
+          };
+          const std::vector<float> want = run(scalar);
+          for (int32_t h = 0; h < group; ++h) {  // the scalar one against float64, and what lies past n untouched
+            for (int64_t j = 0; j < 20; ++j) {
+              const float got = want[static_cast<size_t>(h * 20 + j)];
+              if (j >= n) {
+                ASSERT_EQ(got, -1.0f);
+                continue;
+              }
+              double ref = 0;
+              for (int32_t i = 0; i < d; ++i) {
+                const float kv = kf[static_cast<size_t>(j * d + i)];
+                ref += static_cast<double>(q[static_cast<size_t>(h * d + i)]) *
+                       (type == DType::F16 ? fp16_to_fp32(fp32_to_fp16(kv)) : kv);
+              }
+              ASSERT_NEAR(got, 0.125 * ref, 1e-5 * d);
+            }
+          }
+          for (const KernelSet* ks : families()) {
+            const std::vector<float> got = run(ks);
+            for (size_t i = 0; i < got.size(); ++i) {
+              ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                  << isa_name(ks->isa) << " " << dtype_name(type) << " d " << d << " group " << group << " n " << n << " at " << i;
+            }
+          }
+        }
       }
     }
   }

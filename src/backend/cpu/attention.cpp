@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -10,12 +11,15 @@
 namespace flint::cpu {
 namespace {
 
-void store_row(DType type, uint8_t* dst, const float* src, int32_t n) {
-  if (type == DType::F32) {
-    std::copy(src, src + n, reinterpret_cast<float*>(dst));
-  } else {
-    auto* h = reinterpret_cast<uint16_t*>(dst);
-    for (int32_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(src[i]);
+// src[0 .. n) to dst + i * stride for each i, as F16 or F32.
+void store_strided(DType type, uint8_t* dst, uint64_t stride, const float* src, int32_t n) {
+  for (int32_t i = 0; i < n; ++i, dst += stride) {
+    if (type == DType::F32) {
+      std::memcpy(dst, src + i, sizeof(float));
+    } else {
+      const uint16_t h = fp32_to_fp16(src[i]);
+      std::memcpy(dst, &h, sizeof(h));
+    }
   }
 }
 
@@ -27,11 +31,11 @@ void kv_store(const PagedKvLayer& kv, std::span<const int32_t> block_table, int3
   for (int64_t t = 0; t < n; ++t) {
     const int32_t pos = pos0 + static_cast<int32_t>(t);
     const int32_t block = block_table[static_cast<size_t>(pos / kv.block_size)];
-    const uint64_t slot = static_cast<uint64_t>(pos % kv.block_size) * kv.row_bytes();
+    const uint64_t slot = static_cast<uint64_t>(pos % kv.block_size);
     for (int32_t h = 0; h < n_head_kv; ++h) {
       const int64_t off = t * kv.kv_dim + static_cast<int64_t>(h) * kv.head_dim;
-      store_row(kv.type, kv.k_rows(block, h) + slot, k + off, kv.head_dim);
-      store_row(kv.type, kv.v_rows(block, h) + slot, v + off, kv.head_dim);
+      store_strided(kv.type, kv.keys(block, h) + slot * kv.element_bytes(), kv.column_bytes(), k + off, kv.head_dim);
+      store_strided(kv.type, kv.values(block, h) + slot * kv.row_bytes(), kv.element_bytes(), v + off, kv.head_dim);
     }
   }
 }
@@ -130,18 +134,20 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
         const int64_t len = std::min(chunk, n_pos - j_begin);
         const float* qt = q + t * q_stride;
         const PartialView pv = partial(slot, c);
+        AttnKeys keys{.stride = kv.column_bytes(), .d = d, .group = group};
         AttnRows rows{.stride = kv.row_bytes(), .d = d, .group = group};
         const int64_t n_blocks = (len + kv.block_size - 1) / kv.block_size;
         auto block_at = [&](int64_t b) { return block_table[static_cast<size_t>(j_begin / kv.block_size + b)]; };
-        // Each block's rows are read with the next ones the task needs on their way: the
-        // next block's keys, after the last the first block's values, then the next values.
+        // Each block's keys or values are read with the next ones the task needs on their way:
+        // the next block's keys, after the last the first block's values (as many bytes), then
+        // the next values.
         for (int64_t b = 0; b < n_blocks; ++b) {
           const int64_t j0 = b * kv.block_size;
-          rows.n = std::min<int64_t>(kv.block_size, len - j0);
+          keys.n = std::min<int64_t>(kv.block_size, len - j0);
           for (int32_t g = 0; g < s.n_head_kv; ++g) {
-            rows.data = kv.k_rows(block_at(b), g);
-            rows.next = b + 1 < n_blocks ? kv.k_rows(block_at(b + 1), g) : kv.v_rows(block_at(0), g);
-            group_scores(rows, qt + static_cast<int64_t>(g) * group * d, s.scale,
+            keys.data = kv.keys(block_at(b), g);
+            keys.next = b + 1 < n_blocks ? kv.keys(block_at(b + 1), g) : kv.values(block_at(0), g);
+            group_scores(keys, qt + static_cast<int64_t>(g) * group * d, s.scale,
                          scores.get() + g * group * chunk + j0, chunk);
           }
         }
@@ -155,8 +161,8 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
           const int64_t j0 = b * kv.block_size;
           rows.n = std::min<int64_t>(kv.block_size, len - j0);
           for (int32_t g = 0; g < s.n_head_kv; ++g) {
-            rows.data = kv.v_rows(block_at(b), g);
-            rows.next = b + 1 < n_blocks ? kv.v_rows(block_at(b + 1), g) : nullptr;
+            rows.data = kv.values(block_at(b), g);
+            rows.next = b + 1 < n_blocks ? kv.values(block_at(b + 1), g) : nullptr;
             group_accum(rows, scores.get() + g * group * chunk + j0, chunk, pv.o + g * group * d);
           }
         }

@@ -2,8 +2,11 @@
 //
 // The cache is a pool of fixed-size blocks; a sequence owns a block table mapping its position p
 // to block table[p / block_size], slot p % block_size. Within a block, one layer's keys are
-// [n_head_kv][block_size][head_dim] followed by its values in the same layout, stored as F16 or
-// F32: a KV head's rows of a block are contiguous, so attention streams them.
+// [n_head_kv][head_dim][block_size] (by column: value i of every slot's key side by side, so the
+// scores of consecutive positions are the lanes of one vector) followed by its values
+// [n_head_kv][block_size][head_dim] (by row, as the weighted sum reads them), stored as F16 or
+// F32: a KV head's keys of a block are contiguous, and so are its values, so attention streams
+// them.
 #pragma once
 
 #include <cstdint>
@@ -25,12 +28,14 @@ struct PagedKvLayer {
 
   uint64_t element_bytes() const { return type == DType::F16 ? 2 : 4; }
   uint64_t row_bytes() const { return static_cast<uint64_t>(head_dim) * element_bytes(); }
-  // KV head h's rows [block_size][head_dim] of a block.
-  uint8_t* k_rows(int32_t block, int32_t h) const {
+  uint64_t column_bytes() const { return static_cast<uint64_t>(block_size) * element_bytes(); }
+  // KV head h's keys [head_dim][block_size] of a block.
+  uint8_t* keys(int32_t block, int32_t h) const {
     return base + block * block_stride + static_cast<uint64_t>(h) * block_size * row_bytes();
   }
-  uint8_t* v_rows(int32_t block, int32_t h) const {
-    return k_rows(block, h) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
+  // KV head h's values [block_size][head_dim] of a block.
+  uint8_t* values(int32_t block, int32_t h) const {
+    return keys(block, h) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
   }
 };
 

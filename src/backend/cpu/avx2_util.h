@@ -19,8 +19,9 @@ namespace flint::cpu::FLINT_X86_NS {
 
 // Asks for the cache lines of [p, p + bytes) into L2 (no-op for nullptr). Into L1 (T0) the
 // attention kernels' requests waited on each other: at depth 4096 they read 13.8 GB/s with T0,
-// 18-22 GB/s with T1 (Zen 4, 2 threads).
-inline void prefetch_bytes(const uint8_t* p, uint64_t bytes) {
+// 18-22 GB/s with T1 (Zen 4, 2 threads). Always inlined: GCC takes a function that only
+// prefetches for one without side effects and drops the calls to it (it did to a wrapper).
+[[gnu::always_inline]] inline void prefetch_bytes(const uint8_t* p, uint64_t bytes) {
   if (p == nullptr) return;
   for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T1);
 }
@@ -221,12 +222,11 @@ inline float float_dot_finish(__m256 c0, __m256 c1, __m256 c2, __m256 c3, const 
 // false when `a.type` or the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
 
-// Attention for the query heads of one KV group over F16 (f16) or F32 rows, as
+// Attention for the query heads of one KV group over F16 (f16) or F32 keys and values, as
 // KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
-// kernels_avx512_attention.cpp: one per family); false when the head size has no fused kernel
-// (d not a multiple of 16, or above 256).
-constexpr int32_t kAttnMaxD = 256;
-bool group_scores_fused(const AttnRows& rows, bool f16, const float* q, float scale, float* scores, int64_t ld);
+// kernels_avx512_attention.cpp: one per family). group_accum_fused is false when the head size
+// has no fused kernel (d not a multiple of 16).
+void group_scores_columns(const AttnKeys& keys, bool f16, const float* q, float scale, float* scores, int64_t ld);
 bool group_accum_fused(const AttnRows& rows, bool f16, const float* p, int64_t ld, float* out);
 
 }  // namespace flint::cpu::FLINT_X86_NS

@@ -48,13 +48,26 @@ inline constexpr size_t kTileBytes = 360;
 int gemm_tile_rows(DType type, int64_t n_in);
 size_t gemm_scratch_bytes(DType type, int64_t n_in);
 
-// A run of n cached key or value rows of one KV head: row j at data + j * stride bytes, d values
-// each; `group` query heads read them. `next` (or nullptr): the rows the caller reads after these
-// (the same layout, at least n of them), which the kernels ask the memory for while they work:
-// the cache's blocks are a few KiB apart, too short a run for the hardware's prefetch.
+// A run of n cached value rows of one KV head: row j at data + j * stride bytes, d values each;
+// `group` query heads read them. `next` (or nullptr): the rows the caller reads after these (the
+// same layout, at least n of them), which the kernels ask the memory for while they work: the
+// cache's blocks are a few KiB apart, too short a run for the hardware's prefetch.
 struct AttnRows {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;
+  int64_t n = 0;
+  int32_t d = 0;
+  int32_t group = 1;
+  const uint8_t* next = nullptr;
+};
+
+// n cached keys of one KV head stored by column (attention.h): value i of key j at data + i *
+// stride + j * (2 or 4) bytes, so a vector load reads one value of consecutive keys and a score
+// needs no horizontal sum; d values each, `group` query heads read them. `next` (or nullptr):
+// d * stride bytes the caller reads next, asked for while the kernel works.
+struct AttnKeys {
+  const uint8_t* data = nullptr;
+  uint64_t stride = 0;  // bytes per column: the block's positions times the element size
   int64_t n = 0;
   int32_t d = 0;
   int32_t group = 1;
@@ -73,11 +86,13 @@ struct KernelSet {
   // False when `type` has no kernel (the caller checked act_format_for first).
   bool (*gemm)(const GemmArgs& args);
 
-  // Attention for the `group` query heads that share one KV head, over a run of cached rows
-  // (F16 or F32; see attention.h for the layout):
-  //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), row j)   q: [group][d]
-  void (*group_scores_f16)(const AttnRows& rows, const float* q, float scale, float* scores, int64_t ld);
-  void (*group_scores_f32)(const AttnRows& rows, const float* q, float scale, float* scores, int64_t ld);
+  // Attention for the `group` query heads that share one KV head, over a run of cached keys or
+  // value rows (F16 or F32; see attention.h for the layout):
+  //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), key j)   q: [group][d]
+  // Every family forms a score in the same order, so gives the same bits: two chains of fused
+  // multiply-adds, over the even and the odd i, then scale * (even + odd).
+  void (*group_scores_f16)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
+  void (*group_scores_f32)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
   //   out[h * d + i] += sum_j p[h * ld + j] * row_j[i]                 out: [group][d]
   void (*group_accum_f16)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);

@@ -94,34 +94,45 @@ inline float32x4_t load4_f16(const uint8_t* p) {
   return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
 }
 
-void dot_rows_f16(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                  float scale, float* scores) {
-  for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* r = rows + j * stride;
-    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
-    int32_t i = 0;
-    for (; i + 8 <= d; i += 8) {
-      s0 = vfmaq_f32(s0, vld1q_f32(q + i), load4_f16(r + 2 * i));
-      s1 = vfmaq_f32(s1, vld1q_f32(q + i + 4), load4_f16(r + 2 * i + 8));
+// Four consecutive keys of a column (kernels_attention_keys.inc); the last block's tail is
+// copied out first, so nothing past the keys written is read.
+struct KeyLanes {
+  using V = float32x4_t;
+  static constexpr int kN = 4;
+  static V zero() { return vdupq_n_f32(0); }
+  template <bool kF16>
+  static V load(const uint8_t* p) {
+    if constexpr (kF16) {
+      return load4_f16(p);
+    } else {
+      return vld1q_f32(reinterpret_cast<const float*>(p));
     }
-    float s = vaddvq_f32(vaddq_f32(s0, s1));
-    for (; i < d; ++i) s += q[i] * h2f(rd16(r + 2 * i));
-    scores[j] = s * scale;
   }
-}
+  template <bool kF16>
+  static V load_part(const uint8_t* p, int m) {
+    constexpr size_t kEb = kF16 ? 2 : 4;
+    alignas(16) uint8_t part[4 * kEb] = {};
+    memcpy(part, p, static_cast<size_t>(m) * kEb);
+    return load<kF16>(part);
+  }
+  static V fma(float q, V k, V acc) { return vfmaq_n_f32(acc, k, q); }
+  static void store(float* out, V even, V odd, float scale, int m) {
+    const V s = vmulq_n_f32(vaddq_f32(even, odd), scale);
+    if (m == kN) {
+      vst1q_f32(out, s);
+    } else {
+      float tmp[4];
+      vst1q_f32(tmp, s);
+      memcpy(out, tmp, static_cast<size_t>(m) * sizeof(float));
+    }
+  }
+  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) {
+    if (p == nullptr) return;
+    for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+  }
+};
 
-void dot_rows_f32(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                  float scale, float* scores) {
-  for (int64_t j = 0; j < n; ++j) {
-    const auto* r = reinterpret_cast<const float*>(rows + j * stride);
-    float32x4_t s0 = vdupq_n_f32(0);
-    int32_t i = 0;
-    for (; i + 4 <= d; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(q + i), vld1q_f32(r + i));
-    float s = vaddvq_f32(s0);
-    for (; i < d; ++i) s += q[i] * r[i];
-    scores[j] = s * scale;
-  }
-}
+#include "backend/cpu/kernels_attention_keys.inc"
 
 // exp(x) as in the AVX2 family: x = n ln2 + r, a degree-6 polynomial for e^r, 2^n by exponent.
 inline float32x4_t exp4(float32x4_t x) {
@@ -224,8 +235,8 @@ const KernelSet kKernels = {
     .round_f16 = round_f16,
     .round_bf16 = round_bf16,
     .gemm = gemm,
-    .group_scores_f16 = group_scores_by_row<dot_rows_f16>,
-    .group_scores_f32 = group_scores_by_row<dot_rows_f32>,
+    .group_scores_f16 = scores_by_column<true>,
+    .group_scores_f32 = scores_by_column<false>,
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,

@@ -60,22 +60,33 @@ void round_f16(const float* x, float* out, int64_t n) {
 void round_bf16(const float* x, float* out, int64_t n) { round_bf16_portable(x, out, n); }
 bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
 
-void dot_rows_f16(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                  float scale, float* scores) {
-  for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* r = rows + j * stride;
-    float s = 0.0f;
-    for (int32_t i = 0; i < d; ++i) s += q[i] * h2f(rd16(r + 2 * i));
-    scores[j] = s * scale;
-  }
-}
-void dot_rows_f32(const float* q, const uint8_t* rows, uint64_t stride, int64_t n, int32_t d,
-                  float scale, float* scores) {
-  for (int64_t j = 0; j < n; ++j) {
-    const auto* r = reinterpret_cast<const float*>(rows + j * stride);
-    float s = 0.0f;
-    for (int32_t i = 0; i < d; ++i) s += q[i] * r[i];
-    scores[j] = s * scale;
+// The KernelSet's order for a score: fused multiply-adds down the even and the odd i, then
+// scale * (even + odd), so the vector families give these bits.
+template <bool kF16>
+void scores_by_column(const AttnKeys& k, const float* q, float scale, float* scores, int64_t ld) {
+  constexpr uint64_t kEb = kF16 ? 2 : 4;
+  auto value = [&](int64_t j, int32_t i) {
+    const uint8_t* p = k.data + i * k.stride + static_cast<uint64_t>(j) * kEb;
+    if constexpr (kF16) {
+      return h2f(rd16(p));
+    } else {
+      float f;
+      memcpy(&f, p, 4);
+      return f;
+    }
+  };
+  for (int32_t h = 0; h < k.group; ++h) {
+    const float* qh = q + static_cast<int64_t>(h) * k.d;
+    for (int64_t j = 0; j < k.n; ++j) {
+      float even = 0.0f, odd = 0.0f;
+      int32_t i = 0;
+      for (; i + 2 <= k.d; i += 2) {
+        even = __builtin_fmaf(qh[i], value(j, i), even);
+        odd = __builtin_fmaf(qh[i + 1], value(j, i + 1), odd);
+      }
+      if (i < k.d) even = __builtin_fmaf(qh[i], value(j, i), even);
+      scores[h * ld + j] = (even + odd) * scale;
+    }
   }
 }
 float exp_shift(float* x, int64_t n, float shift) {
@@ -122,8 +133,8 @@ const KernelSet kKernels = {
     .round_f16 = round_f16,
     .round_bf16 = round_bf16,
     .gemm = gemm,
-    .group_scores_f16 = group_scores_by_row<dot_rows_f16>,
-    .group_scores_f32 = group_scores_by_row<dot_rows_f32>,
+    .group_scores_f16 = scores_by_column<true>,
+    .group_scores_f32 = scores_by_column<false>,
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
