@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
 
+#include "backend/cpu/kernels.h"
+#include "core/memory.h"
 #include "core/progress.h"
 #include "model/cost.h"
 #include "model/mix.h"
@@ -73,6 +76,25 @@ double step_bytes(const FileCost& c, int n_seq, double ctx) {
 // Attention multiply-adds per token at `ctx` cached tokens (q.k and p.v over every head).
 double attention_macs(const model::ModelSpec& s, double ctx) {
   return 2.0 * s.n_layer * s.n_head * s.head_dim_k * ctx;
+}
+
+double median(std::vector<double> xs) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  const size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+// The read test for bench, or nothing when memory is too short to spare its buffer (an eighth of
+// what is available at most) or the buffer could not stream from memory rather than cache.
+std::optional<planner::ReadMeter> read_meter(int threads) {
+  const Result<MemoryInfo> mem = query_memory();
+  if (!mem) return std::nullopt;
+  const uint64_t bytes = std::min(planner::read_test_bytes(), mem->available / 8);
+  if (bytes < planner::read_test_bytes() / 2) return std::nullopt;
+  Result<planner::ReadMeter> m = planner::ReadMeter::create(bytes, threads);
+  if (!m) return std::nullopt;
+  return std::move(*m);
 }
 
 void stats(const std::vector<double>& xs, double* mean, double* sd) {
@@ -192,7 +214,10 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
     base.model_type = model_type(e.file(), spec, mc.n_params);
     base.kernels = probe.machine.kernels;
     base.n_threads = threads;
-    base.bandwidth_gbps = probe.read_gbps_at(threads);
+    base.probe_gbps = probe.read_gbps_at(threads);
+    base.bandwidth_gbps = base.probe_gbps;
+    const bool any_gen = std::any_of(o.n_gen.begin(), o.n_gen.end(), [](int n) { return n > 0; });
+    const std::optional<planner::ReadMeter> meter = o.bandwidth_now && any_gen ? read_meter(threads) : std::nullopt;
     Runner runner(e, rng);
 
     for (int depth : o.depths) {
@@ -228,8 +253,10 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
           row.n_seq = b;
           row.test = fmt::format("tg{}{}{}", n, b > 1 ? fmt::format(" x{}", b) : "", at);
           const std::vector<int32_t> active(seqs.begin(), seqs.begin() + b);
+          std::vector<double> now;
           for (int rep = 0; rep < o.reps; ++rep) {
             if (progress) progress(fmt::format("{} t{}: rep {}/{}", row.test, threads, rep + 1, o.reps));
+            if (meter) now.push_back(meter->measure(e.pool(), cpu::best_kernels(), 3));
             FLINT_ASSIGN_OR_RETURN(const double s, runner.generate(active, depth, n));
             row.samples_ns.push_back(s * 1e9);
             row.samples_ts.push_back(static_cast<double>(n) * b / s);
@@ -237,6 +264,8 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
           stats(row.samples_ns, &row.avg_ns, &row.stddev_ns);
           stats(row.samples_ts, &row.avg_ts, &row.stddev_ts);
           // The cache grows from depth to depth + n during the test: on average depth + (n - 1) / 2.
+          row.bandwidth_now_gbps = median(now);
+          row.bandwidth_gbps = std::max(row.probe_gbps, row.bandwidth_now_gbps);
           row.bytes_per_step = step_bytes(cost, b, depth + (n - 1) / 2.0);
           const double steps_per_s = row.avg_ts / b;
           row.gbps = steps_per_s * row.bytes_per_step / 1e9;
@@ -253,13 +282,15 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
 
 std::string to_markdown(const std::vector<BenchRow>& rows) {
   std::string out =
-      "| model | size | params | kernels | threads | test | t/s | GB/s | roofline t/s | % roofline | GFLOP/s | % peak |\n"
-      "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      "| model | size | params | kernels | threads | test | t/s | GB/s | memory GB/s | roofline t/s | % roofline | GFLOP/s "
+      "| % peak |\n"
+      "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const BenchRow& r : rows) {
     const bool gen = r.n_gen > 0;
-    out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {} | {} | {} | {} | {} |\n", r.model_type,
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.2f} ± {:.2f} | {} | {} | {} | {} | {} | {} |\n", r.model_type,
                        format_bytes(r.model_size), format_count(r.model_n_params), r.kernels, r.n_threads, r.test,
                        r.avg_ts, r.stddev_ts, gen ? fmt::format("{:.1f}", r.gbps) : "",
+                       gen ? fmt::format("{:.1f}", r.bandwidth_gbps) : "",
                        gen ? fmt::format("{:.2f}", r.roofline_ts) : "", gen ? fmt::format("{:.0f}%", r.roofline_pct) : "",
                        gen ? "" : fmt::format("{:.1f}", r.gflops), gen ? "" : fmt::format("{:.0f}%", r.compute_pct));
   }
@@ -269,12 +300,13 @@ std::string to_markdown(const std::vector<BenchRow>& rows) {
 std::string to_csv(const std::vector<BenchRow>& rows) {
   std::string out =
       "model_filename,model_type,model_size,model_n_params,kernels,n_threads,n_prompt,n_gen,n_depth,n_seq,test,"
-      "avg_ts,stddev_ts,avg_ns,stddev_ns,gbps,bandwidth_gbps,roofline_ts,roofline_pct,gflops,peak_gflops,compute_pct\n";
+      "avg_ts,stddev_ts,avg_ns,stddev_ns,gbps,bandwidth_gbps,probe_gbps,bandwidth_now_gbps,roofline_ts,roofline_pct,gflops,"
+      "peak_gflops,compute_pct\n";
   for (const BenchRow& r : rows) {
-    out += fmt::format("\"{}\",\"{}\",{},{},{},{},{},{},{},{},\"{}\",{:.4f},{:.4f},{:.0f},{:.0f},{:.3f},{:.3f},{:.4f},{:.2f},{:.3f},{:.3f},{:.2f}\n",
+    out += fmt::format("\"{}\",\"{}\",{},{},{},{},{},{},{},{},\"{}\",{:.4f},{:.4f},{:.0f},{:.0f},{:.3f},{:.3f},{:.3f},{:.3f},{:.4f},{:.2f},{:.3f},{:.3f},{:.2f}\n",
                        r.model_filename, r.model_type, r.model_size, r.model_n_params, r.kernels, r.n_threads,
                        r.n_prompt, r.n_gen, r.n_depth, r.n_seq, r.test, r.avg_ts, r.stddev_ts, r.avg_ns, r.stddev_ns,
-                       r.gbps, r.bandwidth_gbps, r.roofline_ts, r.roofline_pct, r.gflops, r.peak_gflops, r.compute_pct);
+                       r.gbps, r.bandwidth_gbps, r.probe_gbps, r.bandwidth_now_gbps, r.roofline_ts, r.roofline_pct, r.gflops, r.peak_gflops, r.compute_pct);
   }
   return out;
 }
@@ -288,7 +320,8 @@ nlohmann::json to_json(const std::vector<BenchRow>& rows) {
                    {"n_seq", r.n_seq}, {"test", r.test}, {"avg_ns", r.avg_ns}, {"stddev_ns", r.stddev_ns},
                    {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ns", r.samples_ns},
                    {"samples_ts", r.samples_ts}, {"bytes_per_step", r.bytes_per_step}, {"gbps", r.gbps},
-                   {"bandwidth_gbps", r.bandwidth_gbps}, {"roofline_ts", r.roofline_ts}, {"roofline_pct", r.roofline_pct},
+                   {"bandwidth_gbps", r.bandwidth_gbps}, {"probe_gbps", r.probe_gbps},
+                   {"bandwidth_now_gbps", r.bandwidth_now_gbps}, {"roofline_ts", r.roofline_ts}, {"roofline_pct", r.roofline_pct},
                    {"flops_per_token", r.flops_per_token}, {"gflops", r.gflops}, {"peak_gflops", r.peak_gflops},
                    {"compute_pct", r.compute_pct}});
   }

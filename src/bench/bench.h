@@ -1,6 +1,7 @@
 // flint bench: llama-bench's tests (prompt processing, generation, at a context depth, repeated)
-// with every row placed against this machine's roofline: achieved GB/s against the bandwidth
-// `flint probe` measured (generation), achieved GFLOP/s against the probe's matmul peak (prompt).
+// with every row placed against this machine's roofline: achieved GB/s against the read bandwidth
+// (generation: the larger of what `flint probe` measured and what the same read test gives between
+// the repetitions), achieved GFLOP/s against the probe's matmul peak (prompt).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,9 @@ struct BenchOptions {
   int reps = 5;
   DType kv_type = DType::F16;
   uint64_t seed = 1;                  // the random tokens
+  // Time the probe's read test again before every generation repetition: memory shared with other
+  // tenants (cloud VMs) moves within minutes, and a roofline from an older probe then misleads.
+  bool bandwidth_now = true;
 };
 
 struct BenchRow {
@@ -40,7 +44,9 @@ struct BenchRow {
   double avg_ns = 0, stddev_ns = 0, avg_ts = 0, stddev_ts = 0;
   // Against the roofline
   double bytes_per_step = 0;   // weights + KV read by one decode step (tg)
-  double bandwidth_gbps = 0;   // probe's read bandwidth at n_threads
+  double probe_gbps = 0;       // the probe's read bandwidth at n_threads
+  double bandwidth_now_gbps = 0;  // the same read test before each repetition, median (tg; 0: not run)
+  double bandwidth_gbps = 0;   // the roofline's: the larger of the two (tg; the probe's for pp)
   double gbps = 0;             // achieved (tg)
   double roofline_ts = 0;      // bandwidth / bytes per token (tg)
   double roofline_pct = 0;     // avg_ts / roofline_ts (tg)

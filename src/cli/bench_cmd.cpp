@@ -35,7 +35,7 @@ Runner add_bench(CLI::App& app) {
   struct Args {
     std::string model, prompt = "512", gen = "128", depth = "0", threads = "0", batch = "1", svg, kv = "f16";
     int reps = 5;
-    bool json = false, csv = false, md = false;
+    bool json = false, csv = false, md = false, probe_only = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("bench", "Benchmark prompt processing and generation against the roofline");
@@ -47,6 +47,9 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("-b,--batch", a->batch, "Sequences decoded together in generation tests, comma-separated");
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test");
   cmd->add_option("--kv", a->kv, "KV cache type: f16 or f32");
+  cmd->add_flag("--probe-bandwidth", a->probe_only,
+                 "Roofline from the cached probe alone (default: also time the read test before every generation "
+                 "repetition and use the larger)");
   cmd->add_flag("--json", a->json, "JSON rows (llama-bench's field names, plus flint's)");
   cmd->add_flag("--csv", a->csv, "CSV rows");
   cmd->add_flag("--md", a->md, "A Markdown table (the default)");
@@ -55,6 +58,7 @@ Runner add_bench(CLI::App& app) {
     bench::BenchOptions o;
     o.model_path = a->model;
     o.reps = a->reps;
+    o.bandwidth_now = !a->probe_only;
     const auto parse = [](const std::string& s, const char* flag, std::vector<int>& out) -> Status {
       FLINT_ASSIGN_OR_RETURN(out, int_list(s, flag));
       return Status::ok();

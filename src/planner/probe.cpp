@@ -1,6 +1,7 @@
 #include "planner/probe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -66,26 +69,16 @@ std::vector<int> thread_counts(int max_threads) {
   return out;
 }
 
-std::vector<BandwidthPoint> measure_bandwidth(const cpu::KernelSet& ks, int max_threads, uint64_t bytes,
+std::vector<BandwidthPoint> measure_bandwidth(const cpu::KernelSet& ks, const ReadMeter& meter, int max_threads,
                                               int reps, Progress& progress) {
-  // Whole 128-byte lines per chunk; 16 chunks per thread keep the threads evenly loaded.
   const uint64_t chunks = 16ull * static_cast<uint64_t>(max_threads);
-  const uint64_t chunk = std::max<uint64_t>(128, bytes / chunks / 128 * 128);
-  std::vector<uint8_t> buf(chunk * chunks, 1);
-  const uint64_t n_floats = buf.size() / 3 / sizeof(float) / 64 * 64;
+  const uint64_t n_floats = meter.bytes() / 3 / sizeof(float) / 64 * 64;
   std::vector<float> a(n_floats, 0.0f), b(n_floats, 1.0f), c(n_floats, 2.0f);
   const uint64_t fchunk = n_floats / chunks;
   std::vector<BandwidthPoint> out;
   for (int t : thread_counts(max_threads)) {
     ThreadPool pool(t);
-    volatile uint64_t sink = 0;
-    const double tr = best_time(reps, [&] {
-      pool.parallel_for(static_cast<int64_t>(chunks), 1, [&](int64_t begin, int64_t end) {
-        uint64_t s = 0;
-        for (int64_t i = begin; i < end; ++i) s += ks.read_sum(buf.data() + static_cast<uint64_t>(i) * chunk, chunk);
-        sink = sink + s;
-      });
-    });
+    const double read = meter.measure(pool, ks, reps);
     const double tt = best_time(reps, [&] {
       pool.parallel_for(static_cast<int64_t>(chunks), 1, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
@@ -95,7 +88,7 @@ std::vector<BandwidthPoint> measure_bandwidth(const cpu::KernelSet& ks, int max_
       });
     });
     out.push_back({.threads = t,
-                   .read_gbps = static_cast<double>(buf.size()) / tr / 1e9,
+                   .read_gbps = read,
                    .triad_gbps = 3.0 * sizeof(float) * static_cast<double>(fchunk * chunks) / tt / 1e9});
     progress.advance(1, fmt::format("bandwidth, {} thread{}", t, t == 1 ? "" : "s"));
   }
@@ -159,6 +152,34 @@ std::string utc_now() {
 
 }  // namespace
 
+Result<ReadMeter> ReadMeter::create(uint64_t bytes, int max_threads) {
+  ReadMeter m;
+  // Whole 128-byte lines per chunk (read_sum's step).
+  m.chunks_ = 16ull * static_cast<uint64_t>(std::max(1, max_threads));
+  m.chunk_ = std::max<uint64_t>(128, std::max<uint64_t>(bytes, 64ull << 20) / m.chunks_ / 128 * 128);
+  FLINT_ASSIGN_OR_RETURN(m.buf_, PageMemory::allocate(m.bytes()));
+  std::fill_n(m.buf_.data(), m.bytes(), uint8_t{1});  // untouched pages would all read the zero page
+  return m;
+}
+
+double ReadMeter::measure(ThreadPool& pool, const cpu::KernelSet& ks, int passes) const {
+  std::atomic<uint64_t> sink{0};  // what was read is used, so the loads stay
+  const double t = best_time(std::max(1, passes), [&] {
+    pool.parallel_for(static_cast<int64_t>(chunks_), 1, [&](int64_t begin, int64_t end) {
+      uint64_t s = 0;
+      for (int64_t i = begin; i < end; ++i) s += ks.read_sum(buf_.data() + static_cast<uint64_t>(i) * chunk_, chunk_);
+      sink.fetch_add(s, std::memory_order_relaxed);
+    });
+  });
+  return static_cast<double>(bytes()) / t / 1e9;
+}
+
+uint64_t read_test_bytes() {
+  const long llc = ::sysconf(_SC_LEVEL3_CACHE_SIZE);
+  const uint64_t four_llc = 4 * static_cast<uint64_t>(std::max(llc, 0L));
+  return std::clamp<uint64_t>(four_llc, 256ull << 20, 1ull << 30);
+}
+
 MachineIdentity this_machine() {
   MachineIdentity m;
   m.cpu = cpu_model_name();
@@ -209,7 +230,8 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
                                    DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
                                    DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::MXFP4};
   Progress progress("probe", thread_counts(max_threads).size() + types.size(), o.progress);
-  r.bandwidth = measure_bandwidth(ks, max_threads, buffer, reps, progress);
+  FLINT_ASSIGN_OR_RETURN(const ReadMeter meter, ReadMeter::create(buffer, max_threads));
+  r.bandwidth = measure_bandwidth(ks, meter, max_threads, reps, progress);
 
   ThreadPool pool(max_threads);
   r.attention_gflops = measure_attention(pool, reps);

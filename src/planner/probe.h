@@ -12,7 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
+#include "core/page_memory.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
+
+namespace flint::cpu {
+struct KernelSet;
+}
 
 namespace flint::planner {
 
@@ -32,6 +38,26 @@ struct BandwidthPoint {
   double read_gbps = 0;   // GB/s (1e9 bytes) reading a buffer far larger than the caches
   double triad_gbps = 0;  // a[i] = b[i] + s * c[i], counting 3 arrays of traffic
 };
+
+// The read test `flint probe` times and `flint bench` repeats between its repetitions (memory
+// shared with other tenants can move by half within minutes): the kernels' read_sum over a
+// buffer far larger than the caches, 16 chunks per thread so the threads stay evenly loaded.
+class ReadMeter {
+ public:
+  // A buffer of about `bytes` (at least 64 MiB), written once so every page is really mapped.
+  static Result<ReadMeter> create(uint64_t bytes, int max_threads);
+  // The best of `passes` reads of the whole buffer on `pool`, GB/s (1e9 bytes per second).
+  double measure(ThreadPool& pool, const cpu::KernelSet& ks, int passes) const;
+  uint64_t bytes() const { return chunk_ * chunks_; }
+
+ private:
+  PageMemory buf_;
+  uint64_t chunk_ = 0, chunks_ = 0;
+};
+
+// What a read test should stream so it measures memory, not cache: four times the last-level
+// cache, at least 256 MiB (server parts report 260 MiB of L3), at most 1 GiB.
+uint64_t read_test_bytes();
 
 struct MatmulPoint {
   DType type = DType::F32;

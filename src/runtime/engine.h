@@ -57,6 +57,8 @@ class Engine {
   int32_t n_ctx() const { return n_ctx_; }
   const MemoryPlan& memory_plan() const { return plan_; }
   double load_seconds() const { return load_seconds_; }
+  // The threads forward passes run on (for work timed alongside them, as bench's read test).
+  ThreadPool& pool() { return *pool_; }
 
   Result<int32_t> add_sequence();
   void remove_sequence(int32_t seq);

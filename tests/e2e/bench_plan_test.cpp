@@ -76,6 +76,12 @@ TEST_F(CliBenchPlan, ProbeBenchAndPlanAgreeOnThisMachine) {
   EXPECT_GT(tg["gbps"].get<double>(), 0.0);
   EXPECT_GT(tg["roofline_pct"].get<double>(), 5.0);
   EXPECT_LT(tg["roofline_pct"].get<double>(), 150.0);
+  // The roofline's bandwidth is the larger of the probe's and the read test timed between the
+  // repetitions.
+  EXPECT_GT(tg["bandwidth_now_gbps"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(tg["bandwidth_gbps"].get<double>(),
+                   std::max(tg["probe_gbps"].get<double>(), tg["bandwidth_now_gbps"].get<double>()));
+  EXPECT_DOUBLE_EQ(tg["probe_gbps"].get<double>(), probe["bandwidth"].back()["read_gbps"].get<double>());
 
   // The plan for this machine, from the same probe, predicts what bench measured. ctest runs this
   // test alone (RUN_SERIAL), but CI machines are shared: the bound is generous, and BENCHMARKS.md
@@ -96,6 +102,16 @@ TEST_F(CliBenchPlan, ProbeBenchAndPlanAgreeOnThisMachine) {
   EXPECT_LT(decode_ratio, 2.0) << local.dump() << "\nbench: " << rows.dump();
   EXPECT_GT(prefill_ratio, 0.4) << local.dump() << "\nbench: " << rows.dump();
   EXPECT_LT(prefill_ratio, 2.5) << local.dump() << "\nbench: " << rows.dump();
+}
+
+TEST_F(CliBenchPlan, ProbeBandwidthAloneSkipsTheReadTest) {
+  ASSERT_EQ(run_flint("probe --quick", env_, true).exit_code, 0);
+  const json rows = json_of(run_flint("bench -m '" + model_ + "' -p 0 -n 4 -r 1 --probe-bandwidth --json", env_, true));
+  ASSERT_TRUE(rows.is_array());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["bandwidth_now_gbps"].get<double>(), 0.0);
+  EXPECT_GT(rows[0]["probe_gbps"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(rows[0]["bandwidth_gbps"].get<double>(), rows[0]["probe_gbps"].get<double>());
 }
 
 TEST_F(CliBenchPlan, BadArgumentsAreClearErrors) {
