@@ -85,16 +85,18 @@ double median(std::vector<double> xs) {
   return n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
 }
 
-// The read test for bench, or nothing when memory is too short to spare its buffer (an eighth of
-// what is available at most) or the buffer could not stream from memory rather than cache.
-std::optional<planner::ReadMeter> read_meter(int threads) {
-  const Result<MemoryInfo> mem = query_memory();
-  if (!mem) return std::nullopt;
-  const uint64_t bytes = std::min(planner::read_test_bytes(), mem->available / 8);
-  if (bytes < planner::read_test_bytes() / 2) return std::nullopt;
-  Result<planner::ReadMeter> m = planner::ReadMeter::create(bytes, threads);
-  if (!m) return std::nullopt;
-  return std::move(*m);
+// The read test for bench. An error (the roofline then stays the probe's) when memory is too
+// short to spare its buffer (an eighth of what is available at most): a buffer under half the
+// size could be read from cache rather than memory.
+Result<planner::ReadMeter> read_meter(int threads) {
+  FLINT_ASSIGN_OR_RETURN(const MemoryInfo mem, query_memory());
+  const uint64_t want = planner::read_test_bytes();
+  const uint64_t bytes = std::min(want, mem.available / 8);
+  if (bytes < want / 2) {
+    return error("only {} of memory is available, too little to spare the {} read test", format_bytes(mem.available),
+                 format_bytes(want));
+  }
+  return planner::ReadMeter::create(bytes, threads);
 }
 
 void stats(const std::vector<double>& xs, double* mean, double* sd) {
@@ -217,7 +219,16 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
     base.probe_gbps = probe.read_gbps_at(threads);
     base.bandwidth_gbps = base.probe_gbps;
     const bool any_gen = std::any_of(o.n_gen.begin(), o.n_gen.end(), [](int n) { return n > 0; });
-    const std::optional<planner::ReadMeter> meter = o.bandwidth_now && any_gen ? read_meter(threads) : std::nullopt;
+    std::optional<planner::ReadMeter> meter;
+    if (o.bandwidth_now && any_gen) {
+      Result<planner::ReadMeter> m = read_meter(threads);
+      if (m) {
+        meter = std::move(*m);
+      } else if (progress) {
+        progress(fmt::format("not timing the read test between repetitions ({}): the roofline is the probe's",
+                             m.status().message()));
+      }
+    }
     Runner runner(e, rng);
 
     for (int depth : o.depths) {
@@ -282,7 +293,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
 
 std::string to_markdown(const std::vector<BenchRow>& rows) {
   std::string out =
-      "| model | size | params | kernels | threads | test | t/s | GB/s | memory GB/s | roofline t/s | % roofline | GFLOP/s "
+      "| model | size | params | kernels | threads | test | t/s | GB/s | roofline GB/s | roofline t/s | % roofline | GFLOP/s "
       "| % peak |\n"
       "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const BenchRow& r : rows) {

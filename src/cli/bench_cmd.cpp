@@ -85,7 +85,8 @@ Runner add_bench(CLI::App& app) {
       if (Status s = planner::save_probe(*r, cache); !s) fmt::print(stderr, "flint: warning: {}\n", s.message());
       probe = std::move(*r);
     }
-    fmt::print(stderr, "bench: bandwidth {:.1f} GB/s (flint probe, {})\n", probe->read_gbps(), probe->date);
+    fmt::print(stderr, "bench: probe read {:.1f} GB/s at best ({}); the roofline also times it between repetitions{}\n",
+               probe->read_gbps(), probe->date, o.bandwidth_now ? "" : " (off: --probe-bandwidth)");
     Result<std::vector<bench::BenchRow>> rows = bench::run_bench(o, *probe, [](const std::string& line) {
       fmt::print(stderr, "bench: {}\n", line);
     });

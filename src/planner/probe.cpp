@@ -230,8 +230,12 @@ Result<ProbeResult> run_probe(const ProbeOptions& o) {
                                    DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q2_K, DType::Q3_K,
                                    DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::MXFP4};
   Progress progress("probe", thread_counts(max_threads).size() + types.size(), o.progress);
-  FLINT_ASSIGN_OR_RETURN(const ReadMeter meter, ReadMeter::create(buffer, max_threads));
-  r.bandwidth = measure_bandwidth(ks, meter, max_threads, reps, progress);
+  {
+    // The read test bench repeats (read_test_bytes), freed before the matmuls.
+    const uint64_t read_bytes = std::min(o.buffer_bytes ? o.buffer_bytes : read_test_bytes(), buffer);
+    FLINT_ASSIGN_OR_RETURN(const ReadMeter meter, ReadMeter::create(read_bytes, max_threads));
+    r.bandwidth = measure_bandwidth(ks, meter, max_threads, reps, progress);
+  }
 
   ThreadPool pool(max_threads);
   r.attention_gflops = measure_attention(pool, reps);

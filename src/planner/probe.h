@@ -51,12 +51,14 @@ class ReadMeter {
   uint64_t bytes() const { return chunk_ * chunks_; }
 
  private:
+  ReadMeter() = default;
   PageMemory buf_;
   uint64_t chunk_ = 0, chunks_ = 0;
 };
 
 // What a read test should stream so it measures memory, not cache: four times the last-level
-// cache, at least 256 MiB (server parts report 260 MiB of L3), at most 1 GiB.
+// cache, at most 1 GiB, and at least 256 MiB (where the cache size is unknown: sysconf gives 0 on
+// many Arm systems, or small).
 uint64_t read_test_bytes();
 
 struct MatmulPoint {
