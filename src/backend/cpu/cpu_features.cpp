@@ -96,6 +96,7 @@ const char* isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAvx512Bf16: return "avx512bf16";
     case Isa::kNeonDot: return "neon";
   }
   return "?";
@@ -110,9 +111,11 @@ bool isa_available(Isa isa) {
       const CpuFeatures& f = cpu_features();
       return f.avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
     }
+    case Isa::kAvx512Bf16: return isa_available(Isa::kAvx512) && cpu_features().avx512bf16;
 #else
     case Isa::kAvx2:
-    case Isa::kAvx512: return false;
+    case Isa::kAvx512:
+    case Isa::kAvx512Bf16: return false;
 #endif
 #if defined(__aarch64__)
     case Isa::kNeonDot: return cpu_features().dotprod && cpu_features().fp16;
@@ -126,11 +129,11 @@ bool isa_available(Isa isa) {
 Isa best_isa() {
   static const Isa best = [] {
     if (const char* want = std::getenv("FLINT_CPU_KERNELS")) {
-      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeonDot}) {
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Bf16, Isa::kNeonDot}) {
         if (std::strcmp(want, isa_name(isa)) == 0 && isa_available(isa)) return isa;
       }
     }
-    for (Isa isa : {Isa::kNeonDot, Isa::kAvx512, Isa::kAvx2}) {
+    for (Isa isa : {Isa::kNeonDot, Isa::kAvx512Bf16, Isa::kAvx512, Isa::kAvx2}) {
       if (isa_available(isa)) return isa;
     }
     return Isa::kScalar;

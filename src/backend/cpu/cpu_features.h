@@ -28,13 +28,14 @@ struct CpuFeatures {
 const CpuFeatures& cpu_features();
 
 // Kernel families, best last. kScalar is the portable build of the same algorithms.
-// kAvx512: AVX2 plus AVX-512 F, BW, VL and VNNI.
-enum class Isa { kScalar, kAvx2, kAvx512, kNeonDot };
+// kAvx512: AVX2 plus AVX-512 F, BW, VL and VNNI; kAvx512Bf16: the same with BF16 weights
+// multiplied by AVX512_BF16's dot product (a different order of adds, so other bits for them).
+enum class Isa { kScalar, kAvx2, kAvx512, kAvx512Bf16, kNeonDot };
 
 const char* isa_name(Isa isa);
 // True when this binary holds kernels for `isa` and the CPU can run them.
 bool isa_available(Isa isa);
-// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|avx512|neon asks for another one
+// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|avx512|avx512bf16|neon asks for another one
 // (for comparisons; an unavailable request falls back to the best).
 Isa best_isa();
 

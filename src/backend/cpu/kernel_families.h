@@ -15,6 +15,13 @@ extern const KernelSet kKernels;
 namespace avx512 {
 extern const KernelSet kKernels;
 }
+// avx512 with BF16 weights multiplied by vdpbf16ps (kernels_avx512bf16.cpp); its KernelSet is
+// defined beside avx512's (kernels_x86.inc).
+namespace avx512bf16 {
+extern const KernelSet kKernels;
+// The BF16 product of a GemmArgs; false for any other weight type.
+bool gemm_bf16(const GemmArgs& a);
+}
 #endif
 #if defined(__aarch64__)
 namespace neon {

@@ -1,0 +1,168 @@
+// BF16 weights on CPUs with AVX512_BF16 (Zen 4, Sapphire Rapids and later): vdpbf16ps multiplies
+// 32 BF16 pairs and adds them into 16 float lanes in one instruction, twice the products of an
+// FMA, so prompts run at twice the float kernels' compute ceiling. The activations are the F32
+// rows round_bf16 made (already BF16 values), so the products are those of the float kernels;
+// only the order of the adds differs, which is why this is a family of its own (avx512bf16:
+// avx512 for every other type, kernels_x86.inc).
+//
+// The dot order, the same for one token and for many so that a token's result does not depend on
+// the batch: one 16-lane accumulator per (row, token); step s adds values [32 s, 32 s + 32) by
+// one vdpbf16ps (lane j takes the pair 32 s + 2 j, + 1), a last step takes the values past the
+// final multiple of 32 with the weights and activations beyond n_in read as zeros; the row's
+// result is _mm512_reduce_add_ps of the lanes.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cpu/kernel_families.h"
+
+namespace flint::cpu::avx512bf16 {
+namespace {
+
+constexpr int kStep = 32;  // values per vdpbf16ps
+
+int64_t steps(int64_t n_in) { return (n_in + kStep - 1) / kStep; }
+
+// Mask of the 16-bit elements of step s that lie inside a row of n values.
+__mmask32 step_mask(int64_t n, int64_t s) {
+  const int64_t left = n - s * kStep;
+  return left >= kStep ? ~__mmask32{0} : static_cast<__mmask32>((1u << left) - 1);
+}
+
+// Step s of a BF16 weight row: 32 values, zeros past n.
+inline __m512bh weights(const uint8_t* row, int64_t n, int64_t s) {
+  const void* p = row + 2 * kStep * s;
+  if ((s + 1) * kStep <= n) return (__m512bh)_mm512_loadu_si512(p);
+  return (__m512bh)_mm512_maskz_loadu_epi16(step_mask(n, s), p);
+}
+
+// Step s of an activation row (floats that are BF16 values) as BF16 pairs, zeros past n.
+inline __m512bh acts(const float* x, int64_t n, int64_t s) {
+  const float* p = x + kStep * s;
+  if ((s + 1) * kStep <= n) return _mm512_cvtne2ps_pbh(_mm512_loadu_ps(p + 16), _mm512_loadu_ps(p));
+  const __mmask32 m = step_mask(n, s);
+  const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p);
+  const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), p + 16);
+  return _mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// Weights stream once per token in decode: asked for ahead, far into L2 and near into L1.
+constexpr int kPrefetchNear = 1024, kPrefetchFar = 12288;
+[[gnu::always_inline]] inline void prefetch_row(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFar), _MM_HINT_T1);
+  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchNear), _MM_HINT_T0);
+}
+
+// Decode: R rows (1 or 4: four chains in flight) against NT tokens whose activation rows are floats.
+template <int R, int NT>
+void rows_few(const GemmArgs& a, int64_t r) {
+  const int64_t n = a.n_in, ns = steps(n);
+  const uint8_t* w[R];
+  const float* x[NT];
+  for (int i = 0; i < R; ++i) w[i] = a.w + static_cast<uint64_t>(r + i) * a.w_row_bytes;
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a.x + static_cast<uint64_t>(t) * a.x_row_bytes);
+  __m512 acc[R][NT];
+  for (auto& row : acc) {
+    for (__m512& v : row) v = _mm512_setzero_ps();
+  }
+  for (int64_t s = 0; s < ns; ++s) {
+    __m512bh xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = acts(x[t], n, s);
+    for (int i = 0; i < R; ++i) {
+      prefetch_row(w[i] + 2 * kStep * s);
+      const __m512bh wv = weights(w[i], n, s);
+      for (int t = 0; t < NT; ++t) acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv, xv[t]);
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < NT; ++t) a.y[t * a.y_stride + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+  }
+}
+
+template <int NT>
+void decode(const GemmArgs& a) {
+  int64_t r = a.r0;
+  for (; r + 4 <= a.r1; r += 4) rows_few<4, NT>(a, r);
+  for (; r < a.r1; ++r) rows_few<1, NT>(a, r);
+}
+
+// Prompts: the activations of up to bf16_pack_tokens(n_in) tokens packed as BF16 pairs (rows of
+// steps(n_in) * 32 values, zeros past n_in) in the thread's scratch, then register tiles of R rows
+// by T tokens: each step loads R weight vectors and T activation vectors for R * T vdpbf16ps (24
+// accumulators, 4 weight vectors and an activation of 32 registers).
+constexpr int kTileRows = 4, kTileToks = 6;
+
+template <int R, int T>
+void tile(const GemmArgs& a, int64_t r, const uint16_t* xp, int64_t x_stride, int64_t t0) {
+  const int64_t n = a.n_in, ns = steps(n), full = n / kStep;
+  const uint8_t* w[R];
+  for (int i = 0; i < R; ++i) w[i] = a.w + static_cast<uint64_t>(r + i) * a.w_row_bytes;
+  __m512 acc[R][T];
+  for (auto& row : acc) {
+    for (__m512& v : row) v = _mm512_setzero_ps();
+  }
+  auto step = [&](int64_t s, auto load_w) {
+    __m512bh wv[R];
+    for (int i = 0; i < R; ++i) wv[i] = load_w(i, s);
+    for (int t = 0; t < T; ++t) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(xp + t * x_stride + kStep * s);
+      for (int i = 0; i < R; ++i) acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv[i], xv);
+    }
+  };
+  for (int64_t s = 0; s < full; ++s) {
+    step(s, [&](int i, int64_t k) { return (__m512bh)_mm512_loadu_si512(w[i] + 2 * kStep * k); });
+  }
+  if (full < ns) step(full, [&](int i, int64_t k) { return weights(w[i], n, k); });
+  for (int i = 0; i < R; ++i) {
+    for (int t = 0; t < T; ++t) a.y[(t0 + t) * a.y_stride + r + i] = _mm512_reduce_add_ps(acc[i][t]);
+  }
+}
+
+// Rows [r, r + R) against the tb packed tokens from t0 on, kTileToks at a time.
+template <int R>
+void tile_row(const GemmArgs& a, int64_t r, const uint16_t* xp, int64_t x_stride, int64_t t0, int64_t tb) {
+  int64_t t = 0;
+  for (; t + kTileToks <= tb; t += kTileToks) tile<R, kTileToks>(a, r, xp + t * x_stride, x_stride, t0 + t);
+  const uint16_t* rest = xp + t * x_stride;
+  switch (tb - t) {
+    case 5: tile<R, 5>(a, r, rest, x_stride, t0 + t); break;
+    case 4: tile<R, 4>(a, r, rest, x_stride, t0 + t); break;
+    case 3: tile<R, 3>(a, r, rest, x_stride, t0 + t); break;
+    case 2: tile<R, 2>(a, r, rest, x_stride, t0 + t); break;
+    case 1: tile<R, 1>(a, r, rest, x_stride, t0 + t); break;
+    default: break;
+  }
+}
+
+void prompt(const GemmArgs& a) {
+  const int64_t n = a.n_in, stride = steps(n) * kStep;
+  const int64_t block = bf16_pack_tokens(n);
+  auto* xp = reinterpret_cast<uint16_t*>(a.scratch);
+  for (int64_t t0 = 0; t0 < a.n_tok; t0 += block) {
+    const int64_t tb = std::min(block, a.n_tok - t0);
+    for (int64_t t = 0; t < tb; ++t) {
+      const auto* x = reinterpret_cast<const float*>(a.x + static_cast<uint64_t>(t0 + t) * a.x_row_bytes);
+      for (int64_t s = 0; s < stride / kStep; ++s) _mm512_storeu_si512(xp + t * stride + kStep * s, (__m512i)acts(x, n, s));
+    }
+    int64_t r = a.r0;
+    for (; r + kTileRows <= a.r1; r += kTileRows) tile_row<kTileRows>(a, r, xp, stride, t0, tb);
+    for (; r < a.r1; ++r) tile_row<1>(a, r, xp, stride, t0, tb);
+  }
+}
+
+}  // namespace
+
+bool gemm_bf16(const GemmArgs& a) {
+  if (a.type != DType::BF16) return false;
+  switch (a.n_tok) {
+    case 1: decode<1>(a); return true;
+    case 2: decode<2>(a); return true;
+    case 3: decode<3>(a); return true;
+    case 4: decode<4>(a); return true;
+    default: prompt(a); return true;
+  }
+}
+
+}  // namespace flint::cpu::avx512bf16
