@@ -48,8 +48,12 @@ inline constexpr size_t kTileBytes = 360;
 int gemm_tile_rows(DType type, int64_t n_in);
 size_t gemm_scratch_bytes(DType type, int64_t n_in);
 // Tokens whose activations the avx512bf16 prompt GEMM packs as BF16 pairs in its scratch at once
-// (about 384 KiB of them, in whole register tiles of 6): every weight row it reads meets them all.
+// (about 1 MiB of them, 60 at most, in whole register tiles of 6): its weights are read once per
+// such block of tokens.
 int64_t bf16_pack_tokens(int64_t n_in);
+// Its scratch: the packed tokens, then 24 KiB of accumulators kept between spans of a row.
+size_t bf16_pack_bytes(int64_t n_in);
+size_t bf16_gemm_scratch_bytes(int64_t n_in);
 
 // A run of n cached value rows of one KV head: row j at data + j * stride bytes, d values each;
 // `group` query heads read them. `next` (or nullptr): the rows the caller reads after these (the
