@@ -48,10 +48,12 @@ inline __m512bh acts(const float* x, int64_t n, int64_t s) {
   return _mm512_cvtne2ps_pbh(hi, lo);
 }
 
-// Weights stream once per token in decode: asked for ahead, far into L2 and near into L1.
-constexpr int kPrefetchNear = 1024, kPrefetchFar = 12288;
-[[gnu::always_inline]] inline void prefetch_row(const uint8_t* p) {
-  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchFar), _MM_HINT_T1);
+// Weights stream once per token in decode: asked for ahead, near into L1 (within the row) and far
+// into L2, at the same place in a later group of rows (the rows of a group are read side by side,
+// so the far distance is whole groups, about kPrefetchFar bytes of reading ahead).
+constexpr int64_t kPrefetchNear = 1024, kPrefetchFar = 12288;
+[[gnu::always_inline]] inline void prefetch_row(const uint8_t* p, uint64_t far) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + far), _MM_HINT_T1);
   _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchNear), _MM_HINT_T0);
 }
 
@@ -63,6 +65,8 @@ void rows_few(const GemmArgs& a, int64_t r) {
   const float* x[NT];
   for (int i = 0; i < R; ++i) w[i] = a.w + static_cast<uint64_t>(r + i) * a.w_row_bytes;
   for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a.x + static_cast<uint64_t>(t) * a.x_row_bytes);
+  const uint64_t group = R * a.w_row_bytes;
+  const uint64_t far = (kPrefetchFar + group - 1) / group * group;
   __m512 acc[R][NT];
   for (auto& row : acc) {
     for (__m512& v : row) v = _mm512_setzero_ps();
@@ -71,7 +75,7 @@ void rows_few(const GemmArgs& a, int64_t r) {
     __m512bh xv[NT];
     for (int t = 0; t < NT; ++t) xv[t] = acts(x[t], n, s);
     for (int i = 0; i < R; ++i) {
-      prefetch_row(w[i] + 2 * kStep * s);
+      prefetch_row(w[i] + 2 * kStep * s, far);
       const __m512bh wv = weights(w[i], n, s);
       for (int t = 0; t < NT; ++t) acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv, xv[t]);
     }
