@@ -77,14 +77,13 @@ size_t bf16_pack_bytes(int64_t n_in) {
   return static_cast<size_t>(bf16_pack_tokens(n_in) * ((n_in + 31) / 32 * 32 + 32) * 2 + 63) / 64 * 64;
 }
 
-size_t bf16_gemm_scratch_bytes(int64_t n_in) { return bf16_pack_bytes(n_in) + 64 * 6 * 16 * sizeof(float); }
+size_t bf16_gemm_scratch_bytes(int64_t n_in) { return bf16_pack_bytes(n_in) + 64 * 6 * 16 * sizeof(float) + 64; }
 
 size_t gemm_scratch_bytes(DType type, int64_t n_in) {
   const auto n_panels = static_cast<size_t>((n_in + 255) / 256);
   if (is_block_quant(type)) return std::max(kTileBytes, panel_bytes(type)) * kTileRows * n_panels;
   const size_t panels = static_cast<size_t>(gemm_tile_rows(type, n_in)) * panel_bytes(type) * n_panels;
-  if (type != DType::BF16) return panels;
-  return std::max(panels, bf16_gemm_scratch_bytes(n_in));
+  return type == DType::BF16 ? std::max(panels, bf16_gemm_scratch_bytes(n_in)) : panels;
 }
 
 const KernelSet* kernels_for(Isa isa) {

@@ -51,7 +51,8 @@ size_t gemm_scratch_bytes(DType type, int64_t n_in);
 // (about 1 MiB of them, 60 at most, in whole register tiles of 6): its weights are read once per
 // such block of tokens.
 int64_t bf16_pack_tokens(int64_t n_in);
-// Its scratch: the packed tokens, then 24 KiB of accumulators kept between spans of a row.
+// Its scratch: the packed tokens, then 24 KiB of accumulators kept between spans of a row, from
+// the first cache-line boundary on (64 bytes are kept for that).
 size_t bf16_pack_bytes(int64_t n_in);
 size_t bf16_gemm_scratch_bytes(int64_t n_in);
 
