@@ -17,6 +17,15 @@ std::vector<uint8_t>& thread_buffer(int which) {
   return buffers[which];
 }
 
+// The thread's decode scratch, at least `bytes` from a cache-line boundary: the kernels' vector
+// loads of their tiles would otherwise each straddle two lines (a std::vector's data is 16-byte
+// aligned).
+uint8_t* thread_scratch(size_t bytes) {
+  std::vector<uint8_t>& buf = thread_buffer(1);
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  return buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+}
+
 // Row chunks of one product: several per thread so a slow thread does not hold up the rest;
 // whole tiles when many tokens share the call. `all_rows`: the rows of every product in the same
 // pass (matmul_many): the chunks are sized on those, so many small products (a token's routed
@@ -81,12 +90,11 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
   const int tile = gemm_tile_rows(w.type, k);
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
   auto rows = [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t>& buf = thread_buffer(1);
-    if (buf.size() < scratch) buf.resize(scratch);
+    uint8_t* buf = thread_scratch(scratch);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
                         .x = act.data(), .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
-                        .scratch = buf.data()};
+                        .scratch = buf};
     FLINT_CHECK(ks.gemm(args));
   };
   if (n_tokens <= 4) {
@@ -170,7 +178,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
       auto j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), begin) - first.begin() - 1);
       for (; begin < end; ++j) {
         const int64_t stop = std::min(end, first[j + 1]);
-        if (stop > begin) run_rows(j, begin - first[j], stop - first[j], thread_buffer(1).data());
+        if (stop > begin) run_rows(j, begin - first[j], stop - first[j], thread_scratch(0));
         begin = stop;
       }
     });
@@ -190,11 +198,10 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     for (int64_t r = 0; r < jobs[j].w->n_out; r += grain) tasks.push_back({j, r, std::min(jobs[j].w->n_out, r + grain)});
   }
   pool.parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t>& buf = thread_buffer(1);
-    if (buf.size() < scratch) buf.resize(scratch);
+    uint8_t* buf = thread_scratch(scratch);
     for (int64_t i = begin; i < end; ++i) {
       const Task& t = tasks[static_cast<size_t>(i)];
-      run_rows(t.job, t.r0, t.r1, buf.data());
+      run_rows(t.job, t.r0, t.r1, buf);
     }
   });
 }
