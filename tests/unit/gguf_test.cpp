@@ -1,5 +1,7 @@
 // GGUF reader/writer: fixture files read, validate and round-trip byte-identically; corrupt
 // input of every kind gives an error naming the file and offset, never a crash.
+#include <unistd.h>
+
 #include <filesystem>
 #include <random>
 
@@ -100,9 +102,10 @@ TEST(GgufMetadata, TypedAccessErrorsNameTheKey) {
 
 // --- Hand-built files for the error paths ---------------------------------------------------
 
-// A small valid file: two metadata keys and two F32 tensors of 8 values.
+// A small valid file: two metadata keys and two F32 tensors of 8 values. ctest runs test cases as
+// processes side by side, several of them writing this: each its own file.
 std::vector<uint8_t> small_file() {
-  const std::string path = tmp_dir() + "/small.gguf";
+  const std::string path = tmp_dir() + "/small." + std::to_string(::getpid()) + ".gguf";
   Result<GgufWriter> w = GgufWriter::create(path);
   FLINT_CHECK(w.is_ok());
   FLINT_CHECK(w->add("general.architecture", Value::string("llama")).is_ok());
@@ -114,7 +117,9 @@ std::vector<uint8_t> small_file() {
   for (int i = 0; i < 16; ++i) values[i] = static_cast<float>(i);
   FLINT_CHECK(w->write_tensor_data({reinterpret_cast<const uint8_t*>(values.data()), 64}).is_ok());
   FLINT_CHECK(w->finish().is_ok());
-  return read_file(path);
+  std::vector<uint8_t> bytes = read_file(path);
+  std::filesystem::remove(path);
+  return bytes;
 }
 
 std::string parse_error(const std::vector<uint8_t>& bytes) {
