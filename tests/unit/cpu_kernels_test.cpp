@@ -189,6 +189,28 @@ TEST_P(MatmulKernels, ManyJobsGiveWhatEachGivesAlone) {
   }
 }
 
+// Two families on the same random products (23 rows of each width, each token count): check(n_in,
+// n_tok, y of the first, y of the second).
+template <class Check>
+void compare_families(const KernelSet& first, const KernelSet& second, DType type, const std::vector<int64_t>& widths,
+                      std::initializer_list<int64_t> tokens, Check check) {
+  ThreadPool pool(2);
+  for (int64_t n_in : widths) {
+    const Matrix m = random_matrix(type, n_in, 23, 5);
+    for (int64_t n_tok : tokens) {
+      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 17, 41);
+      std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
+      matmul(pool, first, m.w, x.data(), a.data(), n_tok);
+      matmul(pool, second, m.w, x.data(), b.data(), n_tok);
+      check(n_in, n_tok, a, b);
+    }
+  }
+}
+
+void expect_same_bits(int64_t n_in, int64_t n_tok, const std::vector<float>& a, const std::vector<float>& b) {
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "n_in " << n_in << " tokens " << n_tok << " at " << i;
+}
+
 // The AVX-512 family computes the AVX2 family's integer sums with VNNI and folds them into the
 // same lanes: the results are the same bits, so a model gives the same tokens on either CPU.
 TEST_P(MatmulKernels, TheX86FamiliesAgreeBitForBit) {
@@ -196,20 +218,10 @@ TEST_P(MatmulKernels, TheX86FamiliesAgreeBitForBit) {
   const KernelSet* avx512 = kernels_for(Isa::kAvx512);
   if (!avx2 || !avx512) GTEST_SKIP() << "this CPU lacks AVX2 or AVX-512 VNNI";
   const DType type = GetParam();
-  ThreadPool pool(2);
   const bool k_quant = dtype_info(type).block_elems == 256;
   std::vector<int64_t> widths = {768, k_quant ? 512 : 288};
   if (dtype_info(type).block_elems == 1) widths.push_back(300);  // the float kernels' tails
-  for (int64_t n_in : widths) {
-    const Matrix m = random_matrix(type, n_in, 23, 5);
-    for (int64_t n_tok : {1, 4, 5, 13}) {
-      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 17, 41);
-      std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
-      matmul(pool, *avx2, m.w, x.data(), a.data(), n_tok);
-      matmul(pool, *avx512, m.w, x.data(), b.data(), n_tok);
-      for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "n_in " << n_in << " tokens " << n_tok << " at " << i;
-    }
-  }
+  compare_families(*avx2, *avx512, type, widths, {1, 4, 5, 13}, expect_same_bits);
 }
 
 // avx512bf16 is avx512 but for BF16 weights, which it multiplies with vdpbf16ps: the same bits
@@ -219,25 +231,16 @@ TEST_P(MatmulKernels, TheBf16FamilyIsAvx512ButForBf16Weights) {
   const KernelSet* bf16 = kernels_for(Isa::kAvx512Bf16);
   if (!avx512 || !bf16) GTEST_SKIP() << "this CPU lacks AVX-512 VNNI or AVX512_BF16";
   const DType type = GetParam();
-  ThreadPool pool(2);
   const bool k_quant = dtype_info(type).block_elems == 256;
-  // 4128: a BF16 prompt row past the packed block's 32-value steps; 300: a short last step
+  // 4128: a BF16 prompt row in three spans of steps; 300: a short last step
   std::vector<int64_t> widths = {768, k_quant ? 512 : 288};
   if (dtype_info(type).block_elems == 1) widths.insert(widths.end(), {300, 4128});
-  for (int64_t n_in : widths) {
-    const Matrix m = random_matrix(type, n_in, 23, 5);
-    for (int64_t n_tok : {1, 4, 5, 13, 70}) {  // 70: more tokens than one packed block of 4128
-      const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 17, 41);
-      std::vector<float> a(static_cast<size_t>(n_tok * 23)), b(a.size());
-      matmul(pool, *avx512, m.w, x.data(), a.data(), n_tok);
-      matmul(pool, *bf16, m.w, x.data(), b.data(), n_tok);
-      if (type == DType::BF16) {
-        EXPECT_LT(normalized_error(b, a), 1e-6) << "n_in " << n_in << " tokens " << n_tok;
-        continue;
-      }
-      for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "n_in " << n_in << " tokens " << n_tok << " at " << i;
-    }
-  }
+  // 70 tokens: more than one packed block of 4128 values (60)
+  compare_families(*avx512, *bf16, type, widths, {1, 4, 5, 13, 70},
+                   [&](int64_t n_in, int64_t n_tok, const std::vector<float>& a, const std::vector<float>& b) {
+                     if (type != DType::BF16) return expect_same_bits(n_in, n_tok, a, b);
+                     EXPECT_LT(normalized_error(b, a), 1e-6) << "n_in " << n_in << " tokens " << n_tok;
+                   });
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulKernels, ::testing::ValuesIn(kTypes),

@@ -35,8 +35,8 @@ enum class Isa { kScalar, kAvx2, kAvx512, kAvx512Bf16, kNeonDot };
 const char* isa_name(Isa isa);
 // True when this binary holds kernels for `isa` and the CPU can run them.
 bool isa_available(Isa isa);
-// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|avx512|avx512bf16|neon asks for another one
-// (for comparisons; an unavailable request falls back to the best).
+// The best available family, unless FLINT_CPU_KERNELS=scalar|avx2|avx512|avx512bf16|neon asks for
+// another one (for comparisons; an unavailable request falls back to the best).
 Isa best_isa();
 
 }  // namespace flint::cpu

@@ -54,9 +54,9 @@ uint8_t* align_line(uint8_t* p) { return p + (64 - reinterpret_cast<uintptr_t>(p
 
 // Decode: one row at a time against NT tokens whose activation rows are floats. Weights stream
 // once per token, asked for ahead: near into L1, far into L2. Four rows side by side (four
-// chains in flight, the activations converted once for them) read 0.9x as fast from DRAM: 12.0-12.7
-// against 12.7-13.1 t/s on llama3-1b BF16 when the memory reads ~35 GB/s, 15.9-16.9 against
-// 17.1-18.7 at ~65 (alternated; llama.cpp 12.0-12.5 and 17.0).
+// chains in flight, the activations converted once for them) read 0.9x as fast from DRAM:
+// 12.0-12.7 against 12.3-13.1 t/s on llama3-1b BF16 when the memory reads ~35 GB/s, 15.9-16.9
+// against 17.1-18.7 at ~65 (alternated; llama.cpp 12.0-12.5 and 17.0).
 constexpr int kPrefetchNear = 1024, kPrefetchFar = 12288;
 
 template <int NT>
@@ -95,8 +95,10 @@ void decode(const GemmArgs& a) {
 // 248-268 -> 275-305 against row tiles outer with no padding and no spans.
 constexpr int kTileRows = 4, kTileToks = 6;
 constexpr int64_t kSpanSteps = 64;  // 2048 values: 6 tokens' span is 24 KiB
-constexpr int64_t kRunRows = 64;           // at most (their accumulators wait in scratch between spans)
-constexpr int64_t kRunBytes = 256 * 1024;  // a run's weights
+// A run: about kRunBytes of weights, at most kRunRows rows (their accumulators wait in scratch
+// between spans).
+constexpr int64_t kRunRows = 64;
+constexpr int64_t kRunBytes = 256 * 1024;
 
 template <int R, int T>
 void tile(const GemmArgs& a, int64_t r, const uint16_t* xp, int64_t x_stride, int64_t t0, int64_t s0, int64_t s1,
