@@ -19,8 +19,10 @@ extern const KernelSet kKernels;
 // defined beside avx512's (kernels_x86.inc).
 namespace avx512bf16 {
 extern const KernelSet kKernels;
-// The BF16 product of a GemmArgs; false for any other weight type.
+// The BF16 product of a GemmArgs (activations as kBF16Pairs); false for any other weight type.
 bool gemm_bf16(const GemmArgs& a);
+// KernelSet::pack_bf16.
+void pack_bf16(const float* x, uint8_t* out, int64_t n);
 }
 #endif
 #if defined(__aarch64__)

@@ -33,6 +33,7 @@ uint64_t act_row_bytes(ActFormat format, int64_t n) {
     case ActFormat::kF32:
     case ActFormat::kF16:
     case ActFormat::kBF16: return un * sizeof(float);
+    case ActFormat::kBF16Pairs: return ((un + 31) / 32 + 1) * 64;
     case ActFormat::kQ8B: return un / 32 * sizeof(ActQ8B);
     case ActFormat::kQ8K: return un / 256 * sizeof(ActQ8K);
   }
@@ -68,22 +69,18 @@ int gemm_tile_rows(DType type, int64_t n_in) {
   return static_cast<int>(std::clamp<size_t>(kTarget / row, 1, 16));
 }
 
-int64_t bf16_pack_tokens(int64_t n_in) {
-  const int64_t row = (n_in + 31) / 32 * 32 * 2;  // bytes of one packed token
-  return std::clamp<int64_t>((1024 * 1024) / std::max<int64_t>(row, 1), 6, 60) / 6 * 6;
+ActFormat act_format(const KernelSet& kernels, DType weight_type) {
+  if (weight_type == DType::BF16 && kernels.pack_bf16) return ActFormat::kBF16Pairs;
+  ActFormat f = ActFormat::kF32;
+  act_format_for(weight_type, &f);
+  return f;
 }
-
-size_t bf16_pack_bytes(int64_t n_in) {
-  return static_cast<size_t>(bf16_pack_tokens(n_in) * ((n_in + 31) / 32 * 32 + 32) * 2 + 63) / 64 * 64;
-}
-
-size_t bf16_gemm_scratch_bytes(int64_t n_in) { return bf16_pack_bytes(n_in) + 64 * 6 * 16 * sizeof(float) + 64; }
 
 size_t gemm_scratch_bytes(DType type, int64_t n_in) {
   const auto n_panels = static_cast<size_t>((n_in + 255) / 256);
   if (is_block_quant(type)) return std::max(kTileBytes, panel_bytes(type)) * kTileRows * n_panels;
   const size_t panels = static_cast<size_t>(gemm_tile_rows(type, n_in)) * panel_bytes(type) * n_panels;
-  return type == DType::BF16 ? std::max(panels, bf16_gemm_scratch_bytes(n_in)) : panels;
+  return type == DType::BF16 ? std::max(panels, kBf16SavedBytes) : panels;
 }
 
 const KernelSet* kernels_for(Isa isa) {

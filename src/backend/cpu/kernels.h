@@ -19,6 +19,10 @@ namespace flint::cpu {
 
 // The activation format of `weight_type`, or false when no kernel multiplies that type.
 bool act_format_for(DType weight_type, ActFormat* format);
+struct KernelSet;
+// The format `kernels` take for `weight_type` (a supported type): act_format_for's, except BF16
+// pairs for BF16 weights in a family that packs them.
+ActFormat act_format(const KernelSet& kernels, DType weight_type);
 // Bytes of one activation row of n values (n a multiple of the weight's block size).
 uint64_t act_row_bytes(ActFormat format, int64_t n);
 
@@ -27,7 +31,7 @@ struct GemmArgs {
   const uint8_t* w = nullptr;  // [n_out][w_row_bytes], rows in the file's block format
   uint64_t w_row_bytes = 0;
   int64_t n_in = 0;            // values per row
-  const uint8_t* x = nullptr;  // [n_tok][x_row_bytes], in act_format_for(type)
+  const uint8_t* x = nullptr;  // [n_tok][x_row_bytes], in act_format(kernels, type), 64-byte aligned
   uint64_t x_row_bytes = 0;
   int64_t n_tok = 0;
   float* y = nullptr;          // y[t * y_stride + r]
@@ -47,14 +51,9 @@ inline constexpr size_t kTileBytes = 360;
 // of scratch that takes.
 int gemm_tile_rows(DType type, int64_t n_in);
 size_t gemm_scratch_bytes(DType type, int64_t n_in);
-// Tokens whose activations the avx512bf16 prompt GEMM packs as BF16 pairs in its scratch at once
-// (about 1 MiB of them, 60 at most, in whole register tiles of 6): its weights are read once per
-// such block of tokens.
-int64_t bf16_pack_tokens(int64_t n_in);
-// Its scratch: the packed tokens, then 24 KiB of accumulators kept between spans of a row, from
-// the first cache-line boundary on (64 bytes are kept for that).
-size_t bf16_pack_bytes(int64_t n_in);
-size_t bf16_gemm_scratch_bytes(int64_t n_in);
+// The avx512bf16 prompt GEMM's scratch: the accumulators of up to 64 rows against 6 tokens,
+// kept between spans of a row.
+inline constexpr size_t kBf16SavedBytes = 64 * 6 * 16 * sizeof(float);
 
 // A run of n cached value rows of one KV head: row j at data + j * stride bytes, d values each;
 // `group` query heads read them. `next` (or nullptr): the rows the caller reads after these (the
@@ -91,6 +90,9 @@ struct KernelSet {
   // out[i] = x[i] rounded to F16 / BF16 (kept as float32).
   void (*round_f16)(const float* x, float* out, int64_t n);
   void (*round_bf16)(const float* x, float* out, int64_t n);
+  // x: [n] -> the kBF16Pairs row (act_row_bytes), in families that multiply BF16 pairs; nullptr
+  // elsewhere (they take kBF16).
+  void (*pack_bf16)(const float* x, uint8_t* out, int64_t n);
   // False when `type` has no kernel (the caller checked act_format_for first).
   bool (*gemm)(const GemmArgs& args);
 

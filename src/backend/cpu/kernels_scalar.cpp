@@ -132,6 +132,7 @@ const KernelSet kKernels = {
     .quantize_q8b = quantize_q8b,
     .round_f16 = round_f16,
     .round_bf16 = round_bf16,
+    .pack_bf16 = nullptr,  // BF16 weights take kBF16
     .gemm = gemm,
     .group_scores_f16 = scores_by_column<true>,
     .group_scores_f32 = scores_by_column<false>,

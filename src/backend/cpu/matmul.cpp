@@ -17,14 +17,15 @@ std::vector<uint8_t>& thread_buffer(int which) {
   return buffers[which];
 }
 
-// The thread's decode scratch, at least `bytes` from a cache-line boundary: the kernels' vector
-// loads of their tiles would otherwise each straddle two lines (a std::vector's data is 16-byte
-// aligned).
-uint8_t* thread_scratch(size_t bytes) {
-  std::vector<uint8_t>& buf = thread_buffer(1);
+// At least `bytes` of buf from a cache-line boundary: the kernels' vector loads of their tiles and
+// activations would otherwise each straddle two lines (a std::vector's data is 16-byte aligned).
+uint8_t* aligned(std::vector<uint8_t>& buf, size_t bytes) {
   if (buf.size() < bytes + 64) buf.resize(bytes + 64);
   return buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
 }
+
+// The thread's decode scratch.
+uint8_t* thread_scratch(size_t bytes) { return aligned(thread_buffer(1), bytes); }
 
 // Row chunks of one product: several per thread so a slow thread does not hold up the rest;
 // whole tiles when many tokens share the call. `all_rows`: the rows of every product in the same
@@ -52,6 +53,7 @@ void quantize_row(const KernelSet& ks, ActFormat f, const float* x, int64_t k, u
     case ActFormat::kF32: std::copy(x, x + k, reinterpret_cast<float*>(out)); break;
     case ActFormat::kF16: ks.round_f16(x, reinterpret_cast<float*>(out), k); break;
     case ActFormat::kBF16: ks.round_bf16(x, reinterpret_cast<float*>(out), k); break;
+    case ActFormat::kBF16Pairs: ks.pack_bf16(x, out, k); break;
     case ActFormat::kQ8B: ks.quantize_q8b(x, reinterpret_cast<ActQ8B*>(out), k); break;
     case ActFormat::kQ8K: ks.quantize_q8k(x, reinterpret_cast<ActQ8K*>(out), k); break;
   }
@@ -79,20 +81,19 @@ bool matmul_supports(DType type) {
 void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const float* x, float* y,
             int64_t n_tokens) {
   if (n_tokens <= 0 || w.n_out <= 0) return;
-  ActFormat f = ActFormat::kF32;
-  FLINT_CHECK(act_format_for(w.type, &f));  // types are checked when weights are bound
+  FLINT_CHECK(matmul_supports(w.type));  // types are checked when weights are bound
+  const ActFormat f = act_format(ks, w.type);
   const int64_t k = w.n_in;
   const uint64_t x_row = act_row_bytes(f, k);
-  std::vector<uint8_t>& act = thread_buffer(0);
-  act.resize(static_cast<size_t>(x_row * static_cast<uint64_t>(n_tokens)));
-  quantize_rows(pool, ks, f, x, n_tokens, k, act.data(), x_row);
+  uint8_t* act = aligned(thread_buffer(0), static_cast<size_t>(x_row * static_cast<uint64_t>(n_tokens)));
+  quantize_rows(pool, ks, f, x, n_tokens, k, act, x_row);
 
   const int tile = gemm_tile_rows(w.type, k);
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
   auto rows = [&](int64_t begin, int64_t end) {
     uint8_t* buf = thread_scratch(scratch);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
-                        .x = act.data(), .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
+                        .x = act, .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
                         .scratch = buf};
     FLINT_CHECK(ks.gemm(args));
@@ -118,8 +119,8 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
   size_t scratch = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const MatmulJob& job = jobs[j];
-    ActFormat f = ActFormat::kF32;
-    FLINT_CHECK(act_format_for(job.w->type, &f));
+    FLINT_CHECK(matmul_supports(job.w->type));
+    const ActFormat f = act_format(ks, job.w->type);
     const int64_t k = job.w->n_in;
     size_t a = 0;
     while (a < acts.size() && !(acts[a].x == job.x && acts[a].f == f && acts[a].k == k)) ++a;
@@ -131,12 +132,11 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
   uint64_t act_bytes = 0;
   int64_t act_rows = 0;
   for (Act& a : acts) {
-    a.offset = act_bytes;
-    act_bytes += a.row_bytes * static_cast<uint64_t>(a.n_tokens);
+    a.offset = act_bytes;  // each input's rows from a cache-line boundary
+    act_bytes += (a.row_bytes * static_cast<uint64_t>(a.n_tokens) + 63) / 64 * 64;
     act_rows += a.n_tokens;
   }
-  std::vector<uint8_t>& act = thread_buffer(2);
-  act.resize(static_cast<size_t>(act_bytes));
+  uint8_t* act = aligned(thread_buffer(2), static_cast<size_t>(act_bytes));
   // Every input's rows in one pass: (input, token) in order.
   auto quantize = [&](int64_t begin, int64_t end) {
     size_t a = 0;
@@ -144,7 +144,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     for (int64_t i = begin; i < end; ++i) {
       while (i - base >= acts[a].n_tokens) base += acts[a++].n_tokens;
       const Act& in = acts[a];
-      quantize_row(ks, in.f, in.x + (i - base) * in.k, in.k, act.data() + in.offset + static_cast<uint64_t>(i - base) * in.row_bytes);
+      quantize_row(ks, in.f, in.x + (i - base) * in.k, in.k, act + in.offset + static_cast<uint64_t>(i - base) * in.row_bytes);
     }
   };
   // Small inputs (a decode step's: one row per expert) on this thread: a parallel region costs
@@ -161,7 +161,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     const MatmulJob& job = jobs[j];
     const Act& a = acts[act_of[j]];
     const GemmArgs args{.type = job.w->type, .w = job.w->data, .w_row_bytes = job.w->row_bytes, .n_in = a.k,
-                        .x = act.data() + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
+                        .x = act + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
                         .y = job.y, .y_stride = job.w->n_out, .r0 = r0, .r1 = r1,
                         .tile_rows = gemm_tile_rows(job.w->type, a.k), .scratch = scratch_buf};
     FLINT_CHECK(ks.gemm(args));

@@ -33,8 +33,11 @@ struct ActQ8B {
 };
 static_assert(sizeof(ActQ8B) == 48);
 
-// Which activation format a weight type multiplies with.
-enum class ActFormat { kF32, kF16, kBF16, kQ8B, kQ8K };
+// Which activation format a weight type multiplies with. kBF16: floats rounded to BF16, kept as
+// float32; kBF16Pairs: the same values packed as BF16 pairs for vdpbf16ps (the avx512bf16
+// family's), rows of whole 32-value steps and one more (zeros past the row's values), so that
+// rows are never 4 KiB apart.
+enum class ActFormat { kF32, kF16, kBF16, kBF16Pairs, kQ8B, kQ8K };
 
 // --- Decoded weights -------------------------------------------------------------------------
 
