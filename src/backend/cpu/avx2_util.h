@@ -204,18 +204,18 @@ struct BF16Weights {
 };
 
 // The float types' dot order, shared by the decode kernels (float_rows) and the prompt GEMM
-// (kernels_x86_fgemm.inc) so that a token's result is the same bits alone or in a batch: four
-// 8-lane chains c0..c3 over each 32 values of the row (value i + 8l in chain l), then a lone
-// chain c0 over each 8 of the rest, v = (c0 + c1) + (c2 + c3), and the last n % 8 values one by
-// one (fma1) into s: the result is hsum(v) + s. float_dot_finish does the part after the chains,
-// from value i on.
+// (kernels_x86_fgemm.inc) so that a token's result is the same bits alone or in a batch, and by
+// both x86 families: one 16-lane chain over each 16 values of the row (value 16k + l in lane l;
+// AVX2 holds it as two 8-lane halves, lo = lanes 0-7 and hi = lanes 8-15, AVX-512 as one
+// register), the last n % 16 values one by one (fma1) into s; the result is hsum(lo + hi) + s.
+// One chain per (row, token) lets the prompt GEMM keep 24 of them in registers (four 8-lane
+// chains, the order before, took two zmm each). float_dot_finish does the part after the chain,
+// from value i (the last multiple of 16) on.
 template <class W>
-inline float float_dot_finish(__m256 c0, __m256 c1, __m256 c2, __m256 c3, const uint8_t* w, const float* x, int i, int n) {
-  for (; i + 8 <= n; i += 8) c0 = _mm256_fmadd_ps(W::load8(w + i * W::kBytes), _mm256_loadu_ps(x + i), c0);
-  const __m256 v = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+inline float float_dot_finish(__m256 lo, __m256 hi, const uint8_t* w, const float* x, int i, int n) {
   float s = 0.0f;
   for (; i < n; ++i) s = fma1(W::load1(w + i * W::kBytes), x[i], s);
-  return hsum(v) + s;
+  return hsum(_mm256_add_ps(lo, hi)) + s;
 }
 
 // Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
