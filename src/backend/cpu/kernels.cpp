@@ -30,9 +30,11 @@ bool act_format_for(DType weight_type, ActFormat* format) {
 uint64_t act_row_bytes(ActFormat format, int64_t n) {
   const auto un = static_cast<uint64_t>(n);
   switch (format) {
+    // one cache line past the values: the float GEMM's tiles read six tokens' rows side by side,
+    // and rows a multiple of 4 KiB apart would share an L1 set
     case ActFormat::kF32:
     case ActFormat::kF16:
-    case ActFormat::kBF16: return un * sizeof(float);
+    case ActFormat::kBF16: return un * sizeof(float) + 64;
     case ActFormat::kBF16Pairs: return ((un + 31) / 32 + 1) * 64;
     case ActFormat::kQ8B: return un / 32 * sizeof(ActQ8B);
     case ActFormat::kQ8K: return un / 256 * sizeof(ActQ8K);
