@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 
 #include "backend/cpu/kernel_families.h"
 
@@ -52,9 +51,9 @@ inline __m512bh pairs(const float* x, int64_t n, int64_t s) {
 // Step s of a packed activation row.
 inline __m512bh acts(const uint8_t* x, int64_t s) { return (__m512bh)_mm512_load_si512(x + 2 * kStep * s); }
 
-// Decode: one row at a time against NT tokens. Weights stream
-// once per token, asked for ahead: near into L1, far into L2. Four rows side by side (four
-// chains in flight, the activations converted once for them) read 0.9x as fast from DRAM:
+// Decode: one row at a time against NT tokens. Weights stream once per token, asked for ahead:
+// near into L1, far into L2. Four rows side by side (four chains in flight, the activations
+// converted once for them) read 0.9x as fast from DRAM:
 // 12.0-12.7 against 12.3-13.1 t/s on llama3-1b BF16 when the memory reads ~35 GB/s, 15.9-16.9
 // against 17.1-18.7 at ~65 (alternated; llama.cpp 12.0-12.5 and 17.0).
 constexpr int kPrefetchNear = 1024, kPrefetchFar = 12288;
@@ -100,6 +99,7 @@ constexpr int64_t kSpanSteps = 64;  // 2048 values: 6 tokens' span is 24 KiB
 constexpr int64_t kRunRows = 64;
 constexpr int64_t kRunBytes = 256 * 1024;
 constexpr int64_t kBlockBytes = 1024 * 1024, kBlockToks = 60;
+static_assert(kRunRows * kTileToks * 16 * sizeof(float) <= kBf16SavedBytes, "the scratch gemm_scratch_bytes gives");
 
 template <int R, int T>
 void tile(const GemmArgs& a, int64_t r, const uint8_t* xp, int64_t t0, int64_t s0, int64_t s1, float* saved) {
