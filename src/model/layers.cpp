@@ -14,9 +14,12 @@ void self_attention(const ForwardContext& ctx, std::span<const SequenceInput> ba
   float* q = ctx.ws.floats(Workspace::kQ, n_tokens * q_dim);   // [n_tokens, n_head * head_dim]
   float* k = ctx.ws.floats(Workspace::kK, n_tokens * kv_dim);  // [n_tokens, n_head_kv * head_dim]
   float* v = ctx.ws.floats(Workspace::kV, n_tokens * kv_dim);
-  cpu::matmul(ctx.pool, w.wq, x, q, n_tokens);
-  cpu::matmul(ctx.pool, w.wk, x, k, n_tokens);
-  cpu::matmul(ctx.pool, w.wv, x, v, n_tokens);
+  // One pass for the three (x quantized once; a decode step reads their rows as one run instead
+  // of three calls that each start cold, k and v being short): 1-3% faster decode.
+  const cpu::MatmulJob qkv[] = {{.w = &w.wq, .x = x, .y = q, .n_tokens = n_tokens},
+                                {.w = &w.wk, .x = x, .y = k, .n_tokens = n_tokens},
+                                {.w = &w.wv, .x = x, .y = v, .n_tokens = n_tokens}};
+  cpu::matmul_many(ctx.pool, cpu::best_kernels(), qkv);
   if (w.q_norm) cpu::rms_norm(q, w.q_norm, q, n_tokens * p.shape.n_head, hd, p.rms_eps);
   if (w.k_norm) cpu::rms_norm(k, w.k_norm, k, n_tokens * p.shape.n_head_kv, hd, p.rms_eps);
 
@@ -42,8 +45,9 @@ void swiglu(const ForwardContext& ctx, const FfnWeights& w, const float* x, floa
   const int64_t n_ff = w.gate.n_out;
   float* gate = ctx.ws.floats(Workspace::kGate, n_tokens * n_ff);  // [n_tokens, n_ff]
   float* up = ctx.ws.floats(Workspace::kUp, n_tokens * n_ff);
-  cpu::matmul(ctx.pool, w.gate, x, gate, n_tokens);
-  cpu::matmul(ctx.pool, w.up, x, up, n_tokens);
+  const cpu::MatmulJob gate_up[] = {{.w = &w.gate, .x = x, .y = gate, .n_tokens = n_tokens},
+                                    {.w = &w.up, .x = x, .y = up, .n_tokens = n_tokens}};
+  cpu::matmul_many(ctx.pool, cpu::best_kernels(), gate_up);
   cpu::silu_mul(ctx.pool, gate, up, n_tokens * n_ff);
   cpu::matmul(ctx.pool, w.down, gate, out, n_tokens);
 }
