@@ -1,4 +1,4 @@
-// flint and llama.cpp generating in one process, in short alternated bursts, for machines whose
+// flint and llama.cpp generating (or processing prompts) in one process, in short alternated bursts, for machines whose
 // memory speed changes faster than two separate benchmark runs (a VM whose reads switch between
 // ~30 and ~60 GB/s every 10-30 s makes `flint bench` against `llama-bench` a comparison of two
 // different minutes). Each round times a read test, a burst of one engine, a burst of the other
@@ -6,9 +6,10 @@
 // burst beside it at the same memory speed.
 //
 // Not part of the CMake build (it needs a llama.cpp build); bench/interleaved.sh compiles it.
-//   interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--threads N]
+//   interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]
 // Both engines: the same file, one sequence, tokens drawn at random (llama-bench's tg test), the
-// context cleared and refilled with `depth` random tokens every n-gen tokens (tg128 @ dN).
+// context cleared and refilled with `depth` random tokens every n-gen tokens (tg128 @ dN). With
+// --prompt N a burst is instead one prompt of N tokens after the depth's (pp512 @ dN).
 // llama.cpp runs as llama-bench does (its thread pool, polling 50, flash attention auto); its
 // pool is paused while flint runs.
 #include <immintrin.h>
@@ -35,7 +36,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 
 struct Options {
   std::string model;
-  int burst = 16, rounds = 40, depth = 0, n_gen = 128, threads = 2;
+  int burst = 16, rounds = 40, depth = 0, n_gen = 128, prompt = 0, threads = 2;
 };
 
 bool parse(int argc, char** argv, Options* o) {
@@ -48,10 +49,11 @@ bool parse(int argc, char** argv, Options* o) {
     else if (flag == "--rounds") o->rounds = v;
     else if (flag == "--depth") o->depth = v;
     else if (flag == "--n-gen") o->n_gen = v;
+    else if (flag == "--prompt") o->prompt = v;
     else if (flag == "--threads") o->threads = v;
     else return false;
   }
-  return (argc % 2 == 0) && o->burst > 0 && o->rounds > 0 && o->depth >= 0 && o->n_gen > 0 && o->threads > 0;
+  return (argc % 2 == 0) && o->burst > 0 && o->rounds > 0 && o->depth >= 0 && o->n_gen > 0 && o->prompt >= 0 && o->threads > 0;
 }
 
 // Read bandwidth now: a 256 MiB buffer of huge pages read by `threads` threads, best of two, GB/s.
@@ -105,7 +107,8 @@ class ReadTest {
 };
 
 // One engine's generation: refill() clears the context and processes the depth's prompt, burst()
-// generates n tokens (refilling, untimed, whenever n_gen tokens follow the prompt) and returns t/s.
+// generates n tokens (refilling, untimed, whenever n_gen tokens follow the prompt) and returns t/s;
+// prompt_burst() refills, then times one prompt of o.prompt random tokens.
 class Llama {
  public:
   Llama(const Options& o, const std::vector<int32_t>& prompt, std::mt19937& rng) : o_(o), prompt_(prompt), rng_(rng) {
@@ -116,7 +119,7 @@ class Llama {
     model_ = llama_model_load_from_file(o.model.c_str(), mp);
     if (model_ == nullptr) fail("llama.cpp cannot load the model");
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = static_cast<uint32_t>(o.depth + o.n_gen + 16);
+    cp.n_ctx = static_cast<uint32_t>(o.depth + std::max(o.n_gen, o.prompt) + 16);
     cp.n_batch = 2048;
     cp.n_ubatch = 512;
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
@@ -156,6 +159,19 @@ class Llama {
     return o_.burst / dt;
   }
 
+  double prompt_burst() {
+    ggml_threadpool_resume(pool_);
+    refill();
+    std::vector<llama_token> p(static_cast<size_t>(o_.prompt));
+    for (llama_token& t : p) t = static_cast<llama_token>(rng_() % n_vocab_);
+    const double t0 = now();
+    decode_all(p);
+    const double dt = now() - t0;
+    generated_ = -1;
+    ggml_threadpool_pause(pool_);
+    return o_.prompt / dt;
+  }
+
  private:
   [[noreturn]] static void fail(const char* what) {
     std::fprintf(stderr, "interleaved: %s\n", what);
@@ -165,13 +181,17 @@ class Llama {
     const double t0 = now();
     llama_memory_clear(llama_get_memory(ctx_), true);
     std::vector<int32_t> p = prompt_;
-    for (size_t i = 0; i < p.size(); i += 512) {
-      const auto n = static_cast<int32_t>(std::min<size_t>(512, p.size() - i));
+    decode_all(p);
+    generated_ = 0;
+    return now() - t0;
+  }
+  // A prompt in llama-bench's batches (n_batch = 2048 tokens).
+  void decode_all(std::vector<llama_token>& p) {
+    for (size_t i = 0; i < p.size(); i += 2048) {
+      const auto n = static_cast<int32_t>(std::min<size_t>(2048, p.size() - i));
       if (llama_decode(ctx_, llama_batch_get_one(p.data() + i, n)) != 0) fail("llama_decode (prompt) failed");
     }
     llama_synchronize(ctx_);
-    generated_ = 0;
-    return now() - t0;
   }
   const Options& o_;
   const std::vector<int32_t>& prompt_;
@@ -187,7 +207,7 @@ class Flint {
  public:
   Flint(const Options& o, const std::vector<int32_t>& prompt, std::mt19937& rng, int n_vocab)
       : o_(o), prompt_(prompt), rng_(rng), n_vocab_(n_vocab) {
-    auto loaded = flint::runtime::Engine::load({.model_path = o.model, .n_ctx = o.depth + o.n_gen + 16, .n_seq = 1,
+    auto loaded = flint::runtime::Engine::load({.model_path = o.model, .n_ctx = o.depth + std::max(o.n_gen, o.prompt) + 16, .n_seq = 1,
                                                 .n_batch = 512, .n_threads = o.threads, .progress = false});
     if (!loaded) fail(loaded.status().message());
     engine_ = std::move(*loaded);
@@ -204,6 +224,18 @@ class Flint {
       ++generated_;
     }
     return o_.burst / (now() - t0 - untimed);
+  }
+
+  double prompt_burst() {
+    refill();
+    std::vector<int32_t> p(static_cast<size_t>(o_.prompt));
+    for (int32_t& t : p) t = static_cast<int32_t>(rng_() % n_vocab_);
+    const double t0 = now();
+    const flint::runtime::DecodeRequest r{.seq = seq_, .tokens = p};
+    if (auto out = engine_->decode({&r, 1}); !out) fail(out.status().message());
+    const double dt = now() - t0;
+    generated_ = -1;
+    return o_.prompt / dt;
   }
 
  private:
@@ -261,7 +293,7 @@ void summary(const char* name, const std::vector<Round>& rounds) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, &o)) {
-    std::fprintf(stderr, "usage: interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--threads N]\n");
+    std::fprintf(stderr, "usage: interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]\n");
     return 2;
   }
   ReadTest read(o.threads);
@@ -271,19 +303,21 @@ int main(int argc, char** argv) {
   prompt.resize(static_cast<size_t>(o.depth));
   for (int32_t& t : prompt) t = static_cast<int32_t>(rng() % llama.n_vocab());
   Flint flint(o, prompt, rng, llama.n_vocab());
-  llama.burst();  // warm-up: first touches of the weights, the refills
-  flint.burst();
+  auto run_flint = [&] { return o.prompt > 0 ? flint.prompt_burst() : flint.burst(); };
+  auto run_llama = [&] { return o.prompt > 0 ? llama.prompt_burst() : llama.burst(); };
+  run_llama();  // warm-up: first touches of the weights, the refills
+  run_flint();
 
   std::vector<Round> rounds;
   for (int r = 0; r < o.rounds; ++r) {
     const double b0 = read.gbps();
     double f, l;
     if (r % 2 == 0) {
-      f = flint.burst();
-      l = llama.burst();
+      f = run_flint();
+      l = run_llama();
     } else {
-      l = llama.burst();
-      f = flint.burst();
+      l = run_llama();
+      f = run_flint();
     }
     const double b1 = read.gbps();
     rounds.push_back({std::min(b0, b1), f, l});

@@ -4,7 +4,7 @@
 #   bench/interleaved.sh LLAMA_CPP_DIR [OUT_BINARY]
 # LLAMA_CPP_DIR: a llama.cpp source tree built with CMake into LLAMA_CPP_DIR/build (shared
 # libraries, as its default build makes them). Then:
-#   OUT_BINARY MODEL.gguf [--burst 16] [--rounds 40] [--depth 0] [--n-gen 128] [--threads 2]
+#   OUT_BINARY MODEL.gguf [--burst 16] [--rounds 40] [--depth 0] [--n-gen 128] [--prompt 0] [--threads 2]
 set -euo pipefail
 llama=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
