@@ -1,9 +1,9 @@
-// flint and llama.cpp generating (or processing prompts) in one process, in short alternated bursts, for machines whose
-// memory speed changes faster than two separate benchmark runs (a VM whose reads switch between
-// ~30 and ~60 GB/s every 10-30 s makes `flint bench` against `llama-bench` a comparison of two
-// different minutes). Each round times a read test, a burst of one engine, a burst of the other
-// (the order alternating by round) and the read test again, so every flint burst has a llama.cpp
-// burst beside it at the same memory speed.
+// flint and llama.cpp in one process, generating (or processing prompts) in short alternated
+// bursts, for machines whose memory speed changes faster than two separate benchmark runs (a VM
+// whose reads switch between ~30 and ~60 GB/s every 10-30 s makes `flint bench` against
+// `llama-bench` a comparison of two different minutes). Each round times a read test, a burst of
+// one engine, a burst of the other (the order alternating by round) and the read test again, so
+// every flint burst has a llama.cpp burst beside it at the same memory speed.
 //
 // Not part of the CMake build (it needs a llama.cpp build); bench/interleaved.sh compiles it.
 //   interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]
@@ -45,15 +45,23 @@ bool parse(int argc, char** argv, Options* o) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (flag == "--burst") o->burst = v;
-    else if (flag == "--rounds") o->rounds = v;
-    else if (flag == "--depth") o->depth = v;
-    else if (flag == "--n-gen") o->n_gen = v;
-    else if (flag == "--prompt") o->prompt = v;
-    else if (flag == "--threads") o->threads = v;
-    else return false;
+    if (flag == "--burst")
+      o->burst = v;
+    else if (flag == "--rounds")
+      o->rounds = v;
+    else if (flag == "--depth")
+      o->depth = v;
+    else if (flag == "--n-gen")
+      o->n_gen = v;
+    else if (flag == "--prompt")
+      o->prompt = v;
+    else if (flag == "--threads")
+      o->threads = v;
+    else
+      return false;
   }
-  return (argc % 2 == 0) && o->burst > 0 && o->rounds > 0 && o->depth >= 0 && o->n_gen > 0 && o->prompt >= 0 && o->threads > 0;
+  return (argc % 2 == 0) && o->burst > 0 && o->rounds > 0 && o->depth >= 0 && o->n_gen > 0 && o->prompt >= 0 &&
+         o->threads > 0;
 }
 
 // Read bandwidth now: a 256 MiB buffer of huge pages read by `threads` threads, best of two, GB/s.
@@ -78,7 +86,8 @@ class ReadTest {
       const double t0 = now();
       std::vector<std::thread> th;
       const size_t part = kBytes / threads_ / 256 * 256;
-      for (int i = 0; i < threads_; ++i) th.emplace_back([this, i, part] { sums_[i % 64] += read(buf_ + i * part, part); });
+      for (int i = 0; i < threads_; ++i)
+        th.emplace_back([this, i, part] { sums_[i % 64] += read(buf_ + i * part, part); });
       for (auto& t : th) t.join();
       best = std::max(best, static_cast<double>(part) * threads_ / (now() - t0) / 1e9);
     }
@@ -207,8 +216,12 @@ class Flint {
  public:
   Flint(const Options& o, const std::vector<int32_t>& prompt, std::mt19937& rng, int n_vocab)
       : o_(o), prompt_(prompt), rng_(rng), n_vocab_(n_vocab) {
-    auto loaded = flint::runtime::Engine::load({.model_path = o.model, .n_ctx = o.depth + std::max(o.n_gen, o.prompt) + 16, .n_seq = 1,
-                                                .n_batch = 512, .n_threads = o.threads, .progress = false});
+    auto loaded = flint::runtime::Engine::load({.model_path = o.model,
+                                                .n_ctx = o.depth + std::max(o.n_gen, o.prompt) + 16,
+                                                .n_seq = 1,
+                                                .n_batch = 512,
+                                                .n_threads = o.threads,
+                                                .progress = false});
     if (!loaded) fail(loaded.status().message());
     engine_ = std::move(*loaded);
   }
@@ -284,8 +297,10 @@ void summary(const char* name, const std::vector<Round>& rounds) {
     l.push_back(r.llama);
     x.push_back(r.flint / r.llama);
   }
-  std::printf("%-13s rounds %3zu  read %5.1f GB/s  flint %7.2f t/s  llama.cpp %7.2f t/s  flint/llama.cpp %.3f (quartiles %.3f %.3f)\n",
-              name, rounds.size(), median(read), median(f), median(l), median(x), quantile(x, 0.25), quantile(x, 0.75));
+  std::printf(
+      "%-13s rounds %3zu  read %5.1f GB/s  flint %7.2f t/s  llama.cpp %7.2f t/s  flint/llama.cpp %.3f (quartiles %.3f "
+      "%.3f)\n",
+      name, rounds.size(), median(read), median(f), median(l), median(x), quantile(x, 0.25), quantile(x, 0.75));
 }
 
 }  // namespace
@@ -293,7 +308,9 @@ void summary(const char* name, const std::vector<Round>& rounds) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, &o)) {
-    std::fprintf(stderr, "usage: interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]\n");
+    std::fprintf(
+        stderr,
+        "usage: interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]\n");
     return 2;
   }
   ReadTest read(o.threads);
@@ -321,7 +338,8 @@ int main(int argc, char** argv) {
     }
     const double b1 = read.gbps();
     rounds.push_back({std::min(b0, b1), f, l});
-    std::printf("round %3d  read %5.1f %5.1f GB/s  flint %7.2f t/s  llama.cpp %7.2f t/s  x %.3f\n", r, b0, b1, f, l, f / l);
+    std::printf("round %3d  read %5.1f %5.1f GB/s  flint %7.2f t/s  llama.cpp %7.2f t/s  x %.3f\n", r, b0, b1, f, l,
+                f / l);
     std::fflush(stdout);
   }
   // Rounds split at the median read speed: on a machine whose memory has two speeds, the halves
