@@ -3,7 +3,8 @@
 // whose reads switch between ~30 and ~60 GB/s every 10-30 s makes `flint bench` against
 // `llama-bench` a comparison of two different minutes). Each round times a read test, a burst of
 // one engine, a burst of the other (the order alternating by round) and the read test again, so
-// every flint burst has a llama.cpp burst beside it at the same memory speed.
+// every flint burst has a llama.cpp burst beside it at the same memory speed. The read test is
+// flint bench's (planner::ReadMeter on flint's threads).
 //
 // Not part of the CMake build (it needs a llama.cpp build); bench/interleaved.sh compiles it.
 //   interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]
@@ -12,22 +13,19 @@
 // --prompt N a burst is instead one prompt of N tokens after the depth's (pp512 @ dN).
 // llama.cpp runs as llama-bench does (its thread pool, polling 50, flash attention auto); its
 // pool is paused while flint runs.
-#include <immintrin.h>
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "backend/cpu/kernels.h"
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "llama.h"
+#include "planner/probe.h"
 #include "runtime/engine.h"
 
 namespace {
@@ -63,57 +61,6 @@ bool parse(int argc, char** argv, Options* o) {
   return (argc % 2 == 0) && o->burst > 0 && o->rounds > 0 && o->depth >= 0 && o->n_gen > 0 && o->prompt >= 0 &&
          o->threads > 0;
 }
-
-// Read bandwidth now: a 256 MiB buffer of huge pages read by `threads` threads, best of two, GB/s.
-class ReadTest {
- public:
-  explicit ReadTest(int threads) : threads_(threads) {
-    buf_ = static_cast<uint8_t*>(mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (buf_ == MAP_FAILED) {
-      std::perror("mmap");
-      std::exit(1);
-    }
-    madvise(buf_, kBytes, MADV_HUGEPAGE);
-    std::memset(buf_, 1, kBytes);
-  }
-  ~ReadTest() { munmap(buf_, kBytes); }
-  ReadTest(const ReadTest&) = delete;
-  ReadTest& operator=(const ReadTest&) = delete;
-
-  double gbps() {
-    double best = 0;
-    for (int k = 0; k < 2; ++k) {
-      const double t0 = now();
-      std::vector<std::thread> th;
-      const size_t part = kBytes / threads_ / 256 * 256;
-      for (int i = 0; i < threads_; ++i)
-        th.emplace_back([this, i, part] { sums_[i % 64] += read(buf_ + i * part, part); });
-      for (auto& t : th) t.join();
-      best = std::max(best, static_cast<double>(part) * threads_ / (now() - t0) / 1e9);
-    }
-    return best;
-  }
-
- private:
-  static constexpr size_t kBytes = size_t{256} << 20;
-  static uint64_t read(const uint8_t* p, size_t n) {
-    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
-    for (size_t i = 0; i < n; i += 256) {
-      a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
-      b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
-      c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
-      d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
-    }
-    alignas(64) uint64_t lanes[8];
-    _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-    uint64_t sum = 0;
-    for (uint64_t v : lanes) sum += v;
-    return sum;
-  }
-  int threads_;
-  uint8_t* buf_;
-  uint64_t sums_[64] = {};
-};
 
 // One engine's generation: refill() clears the context and processes the depth's prompt, burst()
 // generates n tokens (refilling, untimed, whenever n_gen tokens follow the prompt) and returns t/s;
@@ -239,6 +186,8 @@ class Flint {
     return o_.burst / (now() - t0 - untimed);
   }
 
+  flint::ThreadPool& pool() { return engine_->pool(); }
+
   double prompt_burst() {
     refill();
     std::vector<int32_t> p(static_cast<size_t>(o_.prompt));
@@ -313,13 +262,19 @@ int main(int argc, char** argv) {
         "usage: interleaved MODEL.gguf [--burst N] [--rounds N] [--depth N] [--n-gen N] [--prompt N] [--threads N]\n");
     return 2;
   }
-  ReadTest read(o.threads);
   std::mt19937 rng(1);
-  std::vector<int32_t> prompt;
+  std::vector<int32_t> prompt;  // filled once the vocabulary is known; both engines hold a reference
   Llama llama(o, prompt, rng);
   prompt.resize(static_cast<size_t>(o.depth));
   for (int32_t& t : prompt) t = static_cast<int32_t>(rng() % llama.n_vocab());
   Flint flint(o, prompt, rng, llama.n_vocab());
+  // flint bench's read test (the probe's buffer size), on flint's threads, best of two passes
+  auto meter = flint::planner::ReadMeter::create(flint::planner::read_test_bytes(), o.threads);
+  if (!meter) {
+    std::fprintf(stderr, "interleaved: read test: %s\n", meter.status().message().c_str());
+    return 1;
+  }
+  auto read_gbps = [&] { return meter->measure(flint.pool(), flint::cpu::best_kernels(), 2); };
   auto run_flint = [&] { return o.prompt > 0 ? flint.prompt_burst() : flint.burst(); };
   auto run_llama = [&] { return o.prompt > 0 ? llama.prompt_burst() : llama.burst(); };
   run_llama();  // warm-up: first touches of the weights, the refills
@@ -327,7 +282,7 @@ int main(int argc, char** argv) {
 
   std::vector<Round> rounds;
   for (int r = 0; r < o.rounds; ++r) {
-    const double b0 = read.gbps();
+    const double b0 = read_gbps();
     double f, l;
     if (r % 2 == 0) {
       f = run_flint();
@@ -336,7 +291,7 @@ int main(int argc, char** argv) {
       l = run_llama();
       f = run_flint();
     }
-    const double b1 = read.gbps();
+    const double b1 = read_gbps();
     rounds.push_back({std::min(b0, b1), f, l});
     std::printf("round %3d  read %5.1f %5.1f GB/s  flint %7.2f t/s  llama.cpp %7.2f t/s  x %.3f\n", r, b0, b1, f, l,
                 f / l);

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$root/build/bench-interleaved}
 b=$root/build/src
 libs=()
-for l in runtime/libflint_runtime model/libflint_model backend/cpu/libflint_cpu gguf/libflint_gguf \
+for l in runtime/libflint_runtime planner/libflint_planner model/libflint_model backend/cpu/libflint_cpu gguf/libflint_gguf \
          quant/libflint_quant tokenizer/libflint_tokenizer tokenizer/jinja/libflint_jinja core/libflint_core; do
   [[ -f $b/$l.a ]] || { echo "interleaved.sh: $b/$l.a is missing: run make build first" >&2; exit 1; }
   libs+=("$b/$l.a")
