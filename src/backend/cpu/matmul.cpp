@@ -47,6 +47,18 @@ int64_t decode_min_rows(uint64_t row_bytes) {
   return (static_cast<int64_t>(16384 / std::max<uint64_t>(1, row_bytes)) + 4) / 4 * 4;
 }
 
+// A decode chunk's first bytes, asked for at once before its kernel starts: the kernels ask for
+// weights about 12 KiB ahead of the block they multiply, so a run of rows that starts cold would
+// otherwise wait for its first 12 KiB a few lines at a time. Every chunk of every product starts
+// such a run; a MoE decode step starts ~25 per layer (its routed experts, ~300 KB each). MoE
+// decode ran 2% faster with it (in-process A/B over the same tokens, 30 rounds, three runs).
+void prefetch_start(const WeightMatrix& w, int64_t r0, int64_t r1) {
+  constexpr uint64_t kStartBytes = 12288;
+  const uint8_t* p = w.data + static_cast<uint64_t>(r0) * w.row_bytes;
+  const uint64_t bytes = std::min(static_cast<uint64_t>(r1 - r0) * w.row_bytes, kStartBytes);
+  for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+}
+
 // One activation row x: [k] into the weight type's partner format at out.
 void quantize_row(const KernelSet& ks, ActFormat f, const float* x, int64_t k, uint8_t* out) {
   switch (f) {
@@ -92,6 +104,7 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
   const size_t scratch = n_tokens > 4 ? gemm_scratch_bytes(w.type, k) : 0;
   auto rows = [&](int64_t begin, int64_t end) {
     uint8_t* buf = thread_scratch(scratch);
+    if (n_tokens <= 4) prefetch_start(w, begin, end);
     const GemmArgs args{.type = w.type, .w = w.data, .w_row_bytes = w.row_bytes, .n_in = k,
                         .x = act, .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
@@ -160,6 +173,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
   auto run_rows = [&](size_t j, int64_t r0, int64_t r1, uint8_t* scratch_buf) {
     const MatmulJob& job = jobs[j];
     const Act& a = acts[act_of[j]];
+    if (job.n_tokens <= 4) prefetch_start(*job.w, r0, r1);
     const GemmArgs args{.type = job.w->type, .w = job.w->data, .w_row_bytes = job.w->row_bytes, .n_in = a.k,
                         .x = act + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
                         .y = job.y, .y_stride = job.w->n_out, .r0 = r0, .r1 = r1,
