@@ -217,6 +217,15 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
     base.kernels = probe.machine.kernels;
     base.n_threads = threads;
     base.probe_gbps = probe.read_gbps_at(threads);
+    if (const std::optional<uint64_t> huge = e.file().huge_page_bytes(); huge && e.file().file_size() > 0) {
+      base.huge_pages_pct = 100.0 * static_cast<double>(*huge) / static_cast<double>(e.file().file_size());
+      if (progress) {
+        progress(fmt::format("{:.0f}% of the file is mapped with 2 MiB pages{}", base.huge_pages_pct,
+                             base.huge_pages_pct < 50 ? " (its cached copy is in 4 KiB pages, as after a download or a "
+                                                        "copy; read in cold, a MoE decode reads ~6% faster)"
+                                                      : ""));
+      }
+    }
     base.bandwidth_gbps = base.probe_gbps;
     const bool any_gen = std::any_of(o.n_gen.begin(), o.n_gen.end(), [](int n) { return n > 0; });
     std::optional<planner::ReadMeter> meter;
@@ -335,6 +344,7 @@ nlohmann::json to_json(const std::vector<BenchRow>& rows) {
                    {"bandwidth_now_gbps", r.bandwidth_now_gbps}, {"roofline_ts", r.roofline_ts}, {"roofline_pct", r.roofline_pct},
                    {"flops_per_token", r.flops_per_token}, {"gflops", r.gflops}, {"peak_gflops", r.peak_gflops},
                    {"compute_pct", r.compute_pct}});
+    if (r.huge_pages_pct >= 0) out.back()["huge_pages_pct"] = r.huge_pages_pct;
   }
   return out;
 }

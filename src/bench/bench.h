@@ -54,6 +54,10 @@ struct BenchRow {
   double gflops = 0;           // achieved (pp)
   double peak_gflops = 0;      // probe's matmul throughput for this file's weight mix (pp)
   double compute_pct = 0;      // gflops / peak_gflops (pp)
+  // Share of the file mapped with 2 MiB pages while the test ran (-1: not known). A file read in
+  // cold is; one written and still cached (a download, a copy) mostly is not, and a MoE decode
+  // step reads ~6% slower from it.
+  double huge_pages_pct = -1;
 };
 
 // Runs every (threads, depth, test) combination. `progress` (may be empty) hears one line per step.

@@ -68,6 +68,9 @@ class GgufFile {
   uint64_t data_offset() const { return data_offset_; }  // absolute start of the data section
   uint64_t header_size() const { return header_size_; }  // bytes up to the end of tensor infos
   uint64_t file_size() const { return bytes_.size(); }
+  // Bytes of the file's mapping in 2 MiB pages (MappedFile::huge_page_bytes; 0 when parsed from
+  // caller-owned bytes).
+  std::optional<uint64_t> huge_page_bytes() const { return file_.huge_page_bytes(); }
   bool has_all_data() const { return has_all_data_; }
 
   const std::vector<KeyValue>& metadata() const { return kvs_; }

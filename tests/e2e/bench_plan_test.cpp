@@ -82,6 +82,12 @@ TEST_F(CliBenchPlan, ProbeBenchAndPlanAgreeOnThisMachine) {
   EXPECT_DOUBLE_EQ(tg["bandwidth_gbps"].get<double>(),
                    std::max(tg["probe_gbps"].get<double>(), tg["bandwidth_now_gbps"].get<double>()));
   EXPECT_DOUBLE_EQ(tg["probe_gbps"].get<double>(), probe["bandwidth"].back()["read_gbps"].get<double>());
+#ifdef __linux__
+  // How much of the file the kernel maps with 2 MiB pages (from /proc/self/smaps), a share.
+  ASSERT_TRUE(tg.contains("huge_pages_pct"));
+  EXPECT_GE(tg["huge_pages_pct"].get<double>(), 0.0);
+  EXPECT_LE(tg["huge_pages_pct"].get<double>(), 100.0);
+#endif
 
   // The plan for this machine, from the same probe, predicts what bench measured. ctest runs this
   // test alone (RUN_SERIAL), but CI machines are shared: the bound is generous, and BENCHMARKS.md

@@ -1,6 +1,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -9,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "core/half.h"
+#include "core/mapped_file.h"
 #include "core/page_memory.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
@@ -59,6 +63,46 @@ TEST(Status, ResultCarriesValueOrError) {
 }
 
 // The KV cache's memory: zeroed, writable to its last byte, owned by one object at a time.
+// /proc/<pid>/smaps as Linux writes it: the FilePmdMapped of every mapping that overlaps the
+// range counts (a mapping ends on a page boundary past a file's last byte), others do not, and
+// paths with dashes and spaces are not mistaken for a mapping's header.
+TEST(MappedFile, SmapsPmdBytesCountsTheMappingsInTheRange) {
+  const std::string smaps =
+      "7f0000000000-7f0000400000 r--s 00000000 fe:00 12 /models/a-b model.gguf\n"
+      "Size:               4096 kB\n"
+      "FilePmdMapped:      2048 kB\n"
+      "VmFlags: rd mr me ms hg\n"
+      "7f0000400000-7f0000a01000 r--s 00400000 fe:00 12 /models/a-b model.gguf\n"
+      "FilePmdMapped:      4096 kB\n"
+      "7f1000000000-7f1000200000 r--s 00000000 fe:00 13 /other-file\n"
+      "FilePmdMapped:      2048 kB\n";
+  // the file's 0xa00123 bytes from 0x7f0000000000: both of its mappings, not the other file
+  EXPECT_EQ(smaps_pmd_bytes(smaps, 0x7f0000000000, 0x7f0000a00123), (2048u + 4096u) * 1024);
+  EXPECT_EQ(smaps_pmd_bytes(smaps, 0x7f0000000000, 0x7f0000400000), 2048u * 1024);
+  EXPECT_EQ(smaps_pmd_bytes(smaps, 0x7f2000000000, 0x7f2000001000), 0u);
+  EXPECT_EQ(smaps_pmd_bytes("", 0, 1), 0u);
+  EXPECT_EQ(smaps_pmd_bytes("garbage-line without numbers\nFilePmdMapped: 9 kB\n", 0, ~uintptr_t{0}), 0u);
+}
+
+TEST(MappedFile, HugePageBytesOfAMappingAreAtMostItsSize) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "flint_mapped_file_test.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    const std::string block(1 << 16, 'x');
+    for (int i = 0; i < 5; ++i) out << block;
+  }
+  auto f = MappedFile::open(path.string());
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  const std::optional<uint64_t> huge = f->huge_page_bytes();
+#ifdef __linux__
+  ASSERT_TRUE(huge.has_value());  // /proc/self/smaps is there
+#endif
+  if (huge) {
+    EXPECT_LE(*huge, f->size());
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(PageMemory, ZeroedWritableAndMovable) {
   const uint64_t bytes = (5u << 20) + 123;  // more than two huge pages, not a page multiple
   auto m = PageMemory::allocate(bytes);
