@@ -222,7 +222,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
       if (progress) {
         progress(fmt::format("{:.0f}% of the file is mapped with 2 MiB pages{}", base.huge_pages_pct,
                              base.huge_pages_pct < 50 ? " (its cached copy is in 4 KiB pages, as after a download or a "
-                                                        "copy; read in cold, a MoE decode reads ~6% faster)"
+                                                        "copy; read in cold, a MoE decode reads 2-6% faster)"
                                                       : ""));
       }
     }

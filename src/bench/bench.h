@@ -56,7 +56,7 @@ struct BenchRow {
   double compute_pct = 0;      // gflops / peak_gflops (pp)
   // Share of the file mapped with 2 MiB pages while the test ran (-1: not known). A file read in
   // cold is; one written and still cached (a download, a copy) mostly is not, and a MoE decode
-  // step reads ~6% slower from it.
+  // step reads 2-6% slower from it.
   double huge_pages_pct = -1;
 };
 

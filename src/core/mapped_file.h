@@ -32,7 +32,7 @@ class MappedFile {
   // /proc/self/smaps), or nullopt where that cannot be read. It depends on how the file came
   // into the page cache: read in cold, it is cached in 2 MiB folios and mapped with 2 MiB pages;
   // written (downloaded, copied, generated) and still cached, mostly in 4 KiB ones. A decode step
-  // of a MoE file reads its routed experts ~6% faster from the former.
+  // of a MoE file reads its routed experts 2-6% faster from the former.
   std::optional<uint64_t> huge_page_bytes() const;
 
  private:
