@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -62,7 +61,6 @@ TEST(Status, ResultCarriesValueOrError) {
   EXPECT_EQ(bad.status().with_context("ctx").message(), "ctx: no value here");
 }
 
-// The KV cache's memory: zeroed, writable to its last byte, owned by one object at a time.
 // /proc/<pid>/smaps as Linux writes it: the FilePmdMapped of every mapping that overlaps the
 // range counts (a mapping ends on a page boundary past a file's last byte), others do not, and
 // paths with dashes and spaces are not mistaken for a mapping's header.
@@ -103,6 +101,7 @@ TEST(MappedFile, HugePageBytesOfAMappingAreAtMostItsSize) {
   std::filesystem::remove(path);
 }
 
+// The KV cache's memory: zeroed, writable to its last byte, owned by one object at a time.
 TEST(PageMemory, ZeroedWritableAndMovable) {
   const uint64_t bytes = (5u << 20) + 123;  // more than two huge pages, not a page multiple
   auto m = PageMemory::allocate(bytes);
