@@ -9,13 +9,9 @@ set -euo pipefail
 llama=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$root/build/bench-interleaved}
-b=$root/build/src
-libs=()
-for l in runtime/libflint_runtime planner/libflint_planner model/libflint_model backend/cpu/libflint_cpu gguf/libflint_gguf \
-         quant/libflint_quant tokenizer/libflint_tokenizer tokenizer/jinja/libflint_jinja core/libflint_core; do
-  [[ -f $b/$l.a ]] || { echo "interleaved.sh: $b/$l.a is missing: run make build first" >&2; exit 1; }
-  libs+=("$b/$l.a")
-done
+# shellcheck source=bench/flint-libs.sh
+source "$root/bench/flint-libs.sh"
+flint_libs "$root" interleaved.sh
 libdir=$(dirname "$(find "$llama/build" -name 'libllama.so' -print -quit)")
 [[ -n $libdir ]] || { echo "interleaved.sh: no libllama.so under $llama/build" >&2; exit 1; }
 g++ -O2 -std=c++20 -march=native -Wall -Wextra -Werror -I"$root/src" -I"$llama/include" -I"$llama/ggml/include" \

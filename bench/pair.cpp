@@ -63,12 +63,9 @@ bool parse(int argc, char** argv, Options* o) {
 class Side {
  public:
   Side(const std::string& path, const Options& o) : depth_(o.depth) {
-    auto loaded = flint::runtime::Engine::load({.model_path = path,
-                                                .n_ctx = o.depth + o.burst + 16,
-                                                .n_seq = 1,
-                                                .n_batch = 512,
-                                                .n_threads = o.threads,
-                                                .progress = false});
+    // one sequence, flint's default batch: the depth's tokens go in as one prompt
+    auto loaded = flint::runtime::Engine::load(
+        {.model_path = path, .n_ctx = o.depth + o.burst + 16, .n_threads = o.threads, .progress = false});
     if (!loaded) fail(loaded.status().message());
     engine_ = std::move(*loaded);
     auto seq = engine_->add_sequence();
