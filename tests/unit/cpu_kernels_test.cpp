@@ -17,6 +17,7 @@
 #include "backend/cpu/attention.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/repack.h"
 #include "core/half.h"
 #include "quant/quant.h"
 
@@ -245,6 +246,132 @@ TEST_P(MatmulKernels, TheBf16FamilyIsAvx512ButForBf16Weights) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulKernels, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// Q4_K repacked into groups of 16 interleaved rows (repack.h) holds the same blocks: read back,
+// row by row and group by group, it is the file's bytes.
+struct Rows16Matrix {
+  Matrix file;
+  std::vector<uint8_t> packed;
+  WeightMatrix w;
+};
+Rows16Matrix rows16_matrix(int64_t n_in, int64_t n_out, uint32_t seed) {
+  Rows16Matrix m{random_matrix(DType::Q4_K, n_in, n_out, seed), {}, {}};
+  m.packed.resize(m.file.bytes.size());
+  repack_rows16(DType::Q4_K, n_in, n_out, m.file.bytes.data(), m.packed.data());
+  m.w = m.file.w;
+  m.w.data = m.packed.data();
+  m.w.layout = Layout::kRows16;
+  return m;
+}
+
+TEST(Rows16, RepackingKeepsEveryBlock) {
+  EXPECT_TRUE(rows16_supported(DType::Q4_K, 64, 32));
+  EXPECT_FALSE(rows16_supported(DType::Q4_K, 40, 40));  // not whole groups
+  EXPECT_FALSE(rows16_supported(DType::Q4_K, 64, 24));  // slices that cut a group
+  EXPECT_FALSE(rows16_supported(DType::Q6_K, 64, 64));
+  const Rows16Matrix m = rows16_matrix(768, 48, 21);
+  EXPECT_NE(m.packed, m.file.bytes);
+  std::vector<uint8_t> back(m.file.bytes.size());
+  unpack_rows16(m.w, 0, 3, back.data());
+  EXPECT_EQ(back, m.file.bytes);
+  std::vector<uint8_t> tmp(m.w.row_bytes);
+  for (int64_t r : {0, 5, 16, 47}) {
+    const uint8_t* row = file_row(m.w, r, tmp.data());
+    EXPECT_EQ(0, std::memcmp(row, m.file.w.row(r), m.w.row_bytes)) << "row " << r;
+  }
+  // a slice of whole groups (an expert's rows) starts where its first row did
+  EXPECT_EQ(m.w.rows(16, 32).data, m.packed.data() + 16 * m.w.row_bytes);
+}
+
+// Every family multiplies the interleaved rows (AVX-512 VNNI in its own kernel for 1-4 tokens,
+// the others and prompts through the file's format) into the same bits as the file's rows, and
+// the reference and the embedding lookup read them alike.
+TEST(Rows16, EveryFamilyGivesTheFileOrdersBits) {
+  // 65792: more super-blocks than the interleaved kernel's stack holds (it declines)
+  for (const auto& [n_in, n_out] : {std::pair<int64_t, int64_t>{256, 16}, {2048, 48}, {768, 112}, {65792, 16}}) {
+    const Rows16Matrix m = rows16_matrix(n_in, n_out, static_cast<uint32_t>(n_in + n_out));
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      for (int64_t n_tok : {1, 2, 3, 4, 5, 17}) {
+        if (n_in > 4096 && n_tok > 4) continue;
+        const std::vector<float> x = gaussian(static_cast<size_t>(n_tok * n_in), 31 + static_cast<uint32_t>(n_tok), 41);
+        for (const KernelSet* ks : families()) {
+          std::vector<float> want(static_cast<size_t>(n_tok * n_out)), got(want.size(), std::nanf(""));
+          matmul(pool, *ks, m.file.w, x.data(), want.data(), n_tok);
+          matmul(pool, *ks, m.w, x.data(), got.data(), n_tok);
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(got[i], want[i]) << isa_name(ks->isa) << " n_in " << n_in << " rows " << n_out << " threads "
+                                       << threads << " tokens " << n_tok << " at " << i;
+          }
+        }
+      }
+    }
+    // AVX-512 VNNI multiplies them itself (rows 5..n_out - 3: groups computed whole, stored in part)
+    if (const KernelSet* ks = kernels_for(Isa::kAvx512); ks != nullptr && n_in <= 65536) {
+      ASSERT_NE(ks->gemm_rows16, nullptr);
+      const std::vector<float> x = gaussian(static_cast<size_t>(n_in), 3, 41);
+      std::vector<ActQ8K> act(static_cast<size_t>(n_in / 256));
+      ks->quantize_q8k(x.data(), act.data(), n_in);
+      ThreadPool pool(1);
+      std::vector<float> want(static_cast<size_t>(n_out)), got(want.size(), -1.0f);
+      matmul(pool, *ks, m.file.w, x.data(), want.data(), 1);
+      const GemmArgs args{.type = DType::Q4_K, .w = m.w.data, .w_row_bytes = m.w.row_bytes, .n_in = n_in,
+                          .x = reinterpret_cast<const uint8_t*>(act.data()), .x_row_bytes = sizeof(ActQ8K) * act.size(),
+                          .n_tok = 1, .y = got.data(), .y_stride = n_out, .r0 = 5, .r1 = n_out - 3};
+      ASSERT_TRUE(ks->gemm_rows16(args));
+      for (int64_t r = 0; r < n_out; ++r) {
+        EXPECT_EQ(got[static_cast<size_t>(r)], r >= 5 && r < n_out - 3 ? want[static_cast<size_t>(r)] : -1.0f) << "row " << r;
+      }
+    }
+    if (n_in > 4096) continue;
+    ThreadPool pool(2);
+    const std::vector<float> x = gaussian(static_cast<size_t>(3 * n_in), 5, 41);
+    std::vector<float> want(static_cast<size_t>(3 * n_out)), got(want.size());
+    matmul_reference(pool, m.file.w, x.data(), want.data(), 3);
+    matmul_reference(pool, m.w, x.data(), got.data(), 3);
+    EXPECT_EQ(got, want);
+    const std::vector<int32_t> ids = {0, static_cast<int32_t>(n_out - 1), 17 % static_cast<int32_t>(n_out)};
+    std::vector<float> rows_want(3 * static_cast<size_t>(n_in)), rows_got(rows_want.size());
+    ASSERT_TRUE(get_rows(m.file.w, ids, rows_want.data()).is_ok());
+    ASSERT_TRUE(get_rows(m.w, ids, rows_got.data()).is_ok());
+    EXPECT_EQ(rows_got, rows_want);
+  }
+}
+
+// A MoE step's jobs: experts sliced from one interleaved stack, beside a file-order matrix whose
+// rows do not come in sixteens (the chunks then cut inside groups, which the kernel computes
+// whole and stores in part).
+TEST(Rows16, ExpertSlicesInOnePassGiveWhatEachGivesAlone) {
+  const Rows16Matrix stack = rows16_matrix(512, 4 * 32, 8);  // 4 experts of 32 rows
+  const Matrix odd = random_matrix(DType::Q4_K, 512, 21, 9);
+  const std::vector<float> x = gaussian(6 * 512, 10, 41);
+  for (int64_t n_tok : {1, 3, 6}) {
+    for (bool with_odd : {false, true}) {
+      for (const KernelSet* ks : families()) {
+        ThreadPool pool(2);
+        std::vector<WeightMatrix> slices;
+        for (int e : {2, 0, 3}) slices.push_back(stack.w.rows(32 * e, 32));
+        if (with_odd) slices.push_back(odd.w);
+        std::vector<std::vector<float>> got(slices.size()), alone(slices.size());
+        std::vector<MatmulJob> jobs;
+        for (size_t i = 0; i < slices.size(); ++i) {
+          got[i].assign(static_cast<size_t>(n_tok * slices[i].n_out), -1.0f);
+          alone[i] = got[i];
+          WeightMatrix file_slice = slices[i];
+          if (file_slice.layout == Layout::kRows16) {  // the same expert in the file's order
+            file_slice = stack.file.w.rows((slices[i].data - stack.packed.data()) / static_cast<int64_t>(stack.w.row_bytes), 32);
+          }
+          matmul(pool, *ks, file_slice, x.data(), alone[i].data(), n_tok);
+        }
+        for (size_t i = 0; i < slices.size(); ++i) jobs.push_back({.w = &slices[i], .x = x.data(), .y = got[i].data(), .n_tokens = n_tok});
+        matmul_many(pool, *ks, jobs);
+        for (size_t i = 0; i < slices.size(); ++i) {
+          ASSERT_EQ(got[i], alone[i]) << isa_name(ks->isa) << " tokens " << n_tok << " job " << i << " odd " << with_odd;
+        }
+      }
+    }
+  }
+}
 
 // A quantized activation row must hold exactly llama.cpp's values: the reference (activation.h)
 // gives them as floats.

@@ -28,7 +28,7 @@ uint64_t act_row_bytes(ActFormat format, int64_t n);
 
 struct GemmArgs {
   DType type = DType::F32;
-  const uint8_t* w = nullptr;  // [n_out][w_row_bytes], rows in the file's block format
+  const uint8_t* w = nullptr;  // [n_out][w_row_bytes]: rows in the file's block format (gemm_rows16: kRows16)
   uint64_t w_row_bytes = 0;
   int64_t n_in = 0;            // values per row
   const uint8_t* x = nullptr;  // [n_tok][x_row_bytes], in act_format(kernels, type), 64-byte aligned
@@ -95,6 +95,10 @@ struct KernelSet {
   void (*pack_bf16)(const float* x, uint8_t* out, int64_t n);
   // False when `type` has no kernel (the caller checked act_format_for first).
   bool (*gemm)(const GemmArgs& args);
+  // The same with args.w in Layout::kRows16 (repack.h): false where the family has no kernel for
+  // that type and token count (matmul then reads the rows back into the file's format first);
+  // nullptr in families that have none.
+  bool (*gemm_rows16)(const GemmArgs& args);
 
   // Attention for the `group` query heads that share one KV head, over a run of cached keys or
   // value rows (F16 or F32; see attention.h for the layout):

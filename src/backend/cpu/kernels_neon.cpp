@@ -236,6 +236,7 @@ const KernelSet kKernels = {
     .round_bf16 = round_bf16,
     .pack_bf16 = nullptr,  // BF16 weights take kBF16
     .gemm = gemm,
+    .gemm_rows16 = nullptr,
     .group_scores_f16 = scores_by_column<true>,
     .group_scores_f32 = scores_by_column<false>,
     .group_accum_f16 = group_accum_by_row<axpy_f16>,

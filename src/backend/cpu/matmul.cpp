@@ -5,6 +5,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/repack.h"
 #include "core/status.h"
 
 namespace flint::cpu {
@@ -13,7 +14,7 @@ namespace {
 // Each thread's decode scratch and the caller's activation buffer grow to the largest call and
 // are reused: a forward pass makes hundreds of matmul calls.
 std::vector<uint8_t>& thread_buffer(int which) {
-  thread_local std::vector<uint8_t> buffers[3];
+  thread_local std::vector<uint8_t> buffers[4];
   return buffers[which];
 }
 
@@ -57,6 +58,31 @@ void prefetch_start(const WeightMatrix& w, int64_t r0, int64_t r1) {
   const uint8_t* p = w.data + static_cast<uint64_t>(r0) * w.row_bytes;
   const uint64_t bytes = std::min(static_cast<uint64_t>(r1 - r0) * w.row_bytes, kStartBytes);
   for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+}
+
+// args (rows [args.r0, args.r1) of w) through the kernels. A kRows16 matrix goes to the family's
+// interleaved kernel, or, where it has none for this type and token count (prompts; families
+// without AVX-512), is read back into the file's format a few groups at a time and multiplied as
+// such: the same bytes in the same kernels, so the same results either way.
+void run_gemm(const KernelSet& ks, const WeightMatrix& w, const GemmArgs& args) {
+  if (w.layout == Layout::kRows) {
+    FLINT_CHECK(ks.gemm(args));
+    return;
+  }
+  if (ks.gemm_rows16 != nullptr && ks.gemm_rows16(args)) return;
+  constexpr int64_t kGroups = 4;  // 64 rows: two prompt tiles, 295 KB at n_in 8192
+  uint8_t* buf = aligned(thread_buffer(3), static_cast<size_t>(kGroups * kRows16Group * w.row_bytes));
+  const int64_t g0 = args.r0 / kRows16Group, g1 = (args.r1 + kRows16Group - 1) / kRows16Group;
+  for (int64_t g = g0; g < g1; g += kGroups) {
+    const int64_t end = std::min(g1, g + kGroups), first = g * kRows16Group;
+    unpack_rows16(w, g, end, buf);
+    GemmArgs piece = args;
+    piece.w = buf;
+    piece.r0 = std::max(args.r0, first) - first;
+    piece.r1 = std::min(args.r1, end * kRows16Group) - first;
+    piece.y = args.y + first;
+    FLINT_CHECK(ks.gemm(piece));
+  }
 }
 
 // One activation row x: [k] into the weight type's partner format at out.
@@ -109,9 +135,13 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
                         .x = act, .x_row_bytes = x_row, .n_tok = n_tokens, .y = y,
                         .y_stride = w.n_out, .r0 = begin, .r1 = end, .tile_rows = tile,
                         .scratch = buf};
-    FLINT_CHECK(ks.gemm(args));
+    run_gemm(ks, w, args);
   };
-  if (n_tokens <= 4) {
+  if (n_tokens <= 4 && w.layout == Layout::kRows16) {  // chunks of whole groups
+    const int64_t unit = kRows16Group;
+    pool.parallel_for_guided(w.n_out / unit, std::max<int64_t>(1, decode_min_rows(w.row_bytes) / unit),
+                             [&](int64_t begin, int64_t end) { rows(begin * unit, end * unit); });
+  } else if (n_tokens <= 4) {
     pool.parallel_for_guided(w.n_out, decode_min_rows(w.row_bytes), rows);
   } else {
     pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), rows);
@@ -178,21 +208,29 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
                         .x = act + a.offset, .x_row_bytes = a.row_bytes, .n_tok = job.n_tokens,
                         .y = job.y, .y_stride = job.w->n_out, .r0 = r0, .r1 = r1,
                         .tile_rows = gemm_tile_rows(job.w->type, a.k), .scratch = scratch_buf};
-    FLINT_CHECK(ks.gemm(args));
+    run_gemm(ks, *job.w, args);
   };
   bool decode = true;
   for (const MatmulJob& job : jobs) decode = decode && job.n_tokens <= 4;
   if (decode) {
     // The jobs' rows end to end (first[j]: job j's first), in shrinking chunks as matmul's, a
     // chunk running on from one job into the next: a decode step's experts read in long runs.
+    // Counted in units of 16 rows where a job is interleaved in groups of 16 (and every job's
+    // rows come in sixteens), so that chunks cut between groups.
+    bool rows16 = false, sixteens = true;
+    for (const MatmulJob& job : jobs) {
+      rows16 = rows16 || job.w->layout == Layout::kRows16;
+      sixteens = sixteens && job.w->n_out % kRows16Group == 0;
+    }
+    const int64_t unit = rows16 && sixteens ? kRows16Group : 1;
     std::vector<int64_t> first(jobs.size() + 1, 0);
-    for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].n_tokens > 0 ? jobs[j].w->n_out : 0);
+    for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].n_tokens > 0 ? jobs[j].w->n_out / unit : 0);
     const uint64_t row_bytes = jobs.empty() ? 1 : std::max<uint64_t>(1, jobs.front().w->row_bytes);
-    pool.parallel_for_guided(first.back(), decode_min_rows(row_bytes), [&](int64_t begin, int64_t end) {
+    pool.parallel_for_guided(first.back(), std::max<int64_t>(1, decode_min_rows(row_bytes) / unit), [&](int64_t begin, int64_t end) {
       auto j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), begin) - first.begin() - 1);
       for (; begin < end; ++j) {
         const int64_t stop = std::min(end, first[j + 1]);
-        if (stop > begin) run_rows(j, begin - first[j], stop - first[j], thread_scratch(0));
+        if (stop > begin) run_rows(j, (begin - first[j]) * unit, (stop - first[j]) * unit, thread_scratch(0));
         begin = stop;
       }
     });

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/activation.h"
+#include "backend/cpu/repack.h"
 #include "quant/quant.h"
 
 namespace flint::cpu {
@@ -38,12 +39,14 @@ void matmul_reference(ThreadPool& pool, const WeightMatrix& w, const float* x_in
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, w.n_out / (4 * pool.size()) + 1));
   pool.parallel_for(w.n_out, grain, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(k));
+    std::vector<uint8_t> packed(w.layout == Layout::kRows ? 0 : w.row_bytes);
     for (int64_t r = begin; r < end; ++r) {
       const float* wr;
+      const uint8_t* bytes = file_row(w, r, packed.data());
       if (w.type == DType::F32) {
-        wr = reinterpret_cast<const float*>(w.row(r));
+        wr = reinterpret_cast<const float*>(bytes);
       } else {
-        Status s = quant::dequantize_row(w.type, w.row(r), row.data(), k);
+        Status s = quant::dequantize_row(w.type, bytes, row.data(), k);
         FLINT_CHECK(s.is_ok());  // types are checked when weights are bound
         wr = row.data();
       }
@@ -66,12 +69,13 @@ void matmul_reference(ThreadPool& pool, const WeightMatrix& w, const float* x_in
 }
 
 Status get_rows(const WeightMatrix& w, std::span<const int32_t> ids, float* out) {
+  std::vector<uint8_t> packed(w.layout == Layout::kRows ? 0 : w.row_bytes);
   for (size_t t = 0; t < ids.size(); ++t) {
     const int32_t id = ids[t];
     if (id < 0 || id >= w.n_out) {
       return error("token id {} at position {} is outside the vocabulary (0..{})", id, t, w.n_out - 1);
     }
-    FLINT_RETURN_IF_ERROR(quant::dequantize_row(w.type, w.row(id), out + t * w.n_in, w.n_in));
+    FLINT_RETURN_IF_ERROR(quant::dequantize_row(w.type, file_row(w, id, packed.data()), out + t * w.n_in, w.n_in));
   }
   return Status::ok();
 }

@@ -1,0 +1,43 @@
+// Repacking Q4_K weights into groups of 16 interleaved rows (Layout::kRows16), for the decode
+// kernels of CPUs with AVX-512 VNNI: one 512-bit register then holds 4 bytes of each of 16 rows,
+// so a row's sum stays in its own lane from the first block to the last. Read in the file's
+// order, each row's 32-value sub-block sums have to be spread, scaled and reduced across lanes
+// with shuffles that compete with the multiplies for the same two vector pipes on Zen 4; one
+// token's Q4_K product was compute-bound at ~28 GB/s per core that way, and ~1.5-1.7x that
+// interleaved (same integer sums, so the same bits).
+//
+// A group's super-block sb (values 256 sb .. 256 sb + 255 of its 16 rows) is 2304 bytes:
+//   [0, 32)       d of rows 0..15 (F16)
+//   [32, 64)      dmin of rows 0..15 (F16)
+//   [64, 256)     the 12 scale bytes of each row as three dwords: bytes 0-3 of rows 0..15, then
+//                 bytes 4-7 of rows 0..15, then bytes 8-11
+//   [256, 2304)   qs: 32 vectors of 64 bytes; vector 8c + m holds, for row r at 4r, the row's
+//                 qs[32c + 4m .. 32c + 4m + 3] (low nibbles: values 64c + 4m ..; high: 64c + 32 + 4m ..)
+// Group g's super-block sb is at (g * n_sb + sb) * 2304: the group takes the bytes its 16 rows
+// took, so a slice of whole groups (an expert's rows) starts where its first row did.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/weights.h"
+#include "core/dtype.h"
+
+namespace flint::cpu {
+
+inline constexpr int kQ4KGroupBlockBytes = 2304;
+
+// Whether a matrix of `type` with `n_out` rows (`rows_per_slice`: the rows of each slice it is
+// read in, an expert's, or n_out) can be stored as kRows16.
+bool rows16_supported(DType type, int64_t n_out, int64_t rows_per_slice);
+
+// src: [n_out][row_bytes] in the file's format -> dst (as many bytes) in kRows16.
+void repack_rows16(DType type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst);
+
+// Groups [g0, g1) of a kRows16 matrix back into the file's format: dst [16 (g1 - g0)][row_bytes].
+void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst);
+
+// Row r in the file's format: a pointer into w (kRows) or into tmp (row_bytes of it) where the
+// row is copied out of its group (kRows16).
+const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* tmp);
+
+}  // namespace flint::cpu
