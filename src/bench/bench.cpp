@@ -202,7 +202,7 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
     // plus the sequence the prompt tests use.
     Result<std::unique_ptr<runtime::Engine>> loaded = runtime::Engine::load(
         {.model_path = o.model_path, .n_ctx = max_d + std::max(max_p, max_n) + 1, .n_seq = max_b + 1,
-         .n_batch = 512, .kv_type = o.kv_type, .n_threads = threads_opt, .progress = false});
+         .n_batch = 512, .kv_type = o.kv_type, .n_threads = threads_opt, .progress = false, .repack = o.repack});
     if (!loaded) return loaded.status();
     runtime::Engine& e = **loaded;
     const int threads = threads_opt > 0 ? threads_opt : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -217,14 +217,21 @@ Result<std::vector<BenchRow>> run_bench(const BenchOptions& o, const planner::Pr
     base.kernels = probe.machine.kernels;
     base.n_threads = threads;
     base.probe_gbps = probe.read_gbps_at(threads);
-    if (const std::optional<uint64_t> huge = e.file().huge_page_bytes(); huge && e.file().file_size() > 0) {
-      base.huge_pages_pct = 100.0 * static_cast<double>(*huge) / static_cast<double>(e.file().file_size());
+    base.repacked_bytes = e.repacked_bytes();
+    if (progress && base.repacked_bytes > 0) {
+      progress(fmt::format("{} of the weights repacked for this CPU's kernels (--no-repack: all read from the file's "
+                           "mapping)", format_bytes(base.repacked_bytes)));
+    }
+    const uint64_t mapped = e.file().file_size() - std::min(e.file().file_size(), base.repacked_bytes);
+    if (const std::optional<uint64_t> huge = e.file().huge_page_bytes(); huge && mapped > 0) {
+      base.huge_pages_pct = std::min(100.0, 100.0 * static_cast<double>(*huge) / static_cast<double>(mapped));
       if (progress) {
         const std::string hint = fmt::format(
             " (its cached copy is in 4 KiB pages, as after a download or a copy: after `dd if='{}' iflag=nocache "
             "count=0` drops it, the next load reads it in 2 MiB pages, from which a MoE decode reads 2-6% faster)",
             o.model_path);
-        progress(fmt::format("{:.0f}% of the file is mapped with 2 MiB pages{}", base.huge_pages_pct,
+        progress(fmt::format("{:.0f}% of the {} is mapped with 2 MiB pages{}", base.huge_pages_pct,
+                             base.repacked_bytes > 0 ? "rest of the file" : "file",
                              base.huge_pages_pct < 50 ? hint : ""));
       }
     }
@@ -347,6 +354,7 @@ nlohmann::json to_json(const std::vector<BenchRow>& rows) {
                    {"flops_per_token", r.flops_per_token}, {"gflops", r.gflops}, {"peak_gflops", r.peak_gflops},
                    {"compute_pct", r.compute_pct}});
     if (r.huge_pages_pct >= 0) out.back()["huge_pages_pct"] = r.huge_pages_pct;
+    out.back()["repacked_bytes"] = r.repacked_bytes;
   }
   return out;
 }

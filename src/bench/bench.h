@@ -30,6 +30,7 @@ struct BenchOptions {
   // Time the probe's read test again before every generation repetition: memory shared with other
   // tenants (cloud VMs) moves within minutes, and a roofline from an older probe then misleads.
   bool bandwidth_now = true;
+  bool repack = true;  // runtime::EngineOptions::repack
 };
 
 struct BenchRow {
@@ -57,7 +58,8 @@ struct BenchRow {
   // Share of the file mapped with 2 MiB pages while the test ran (-1: not known). A file read in
   // cold is; one written and still cached (a download, a copy) mostly is not, and a MoE decode
   // step reads 2-6% slower from it.
-  double huge_pages_pct = -1;
+  double huge_pages_pct = -1;  // of the weights read from the mapping (not repacked)
+  uint64_t repacked_bytes = 0;  // weights held repacked for the kernels (runtime::Engine)
 };
 
 // Runs every (threads, depth, test) combination. `progress` (may be empty) hears one line per step.

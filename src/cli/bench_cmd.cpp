@@ -35,7 +35,7 @@ Runner add_bench(CLI::App& app) {
   struct Args {
     std::string model, prompt = "512", gen = "128", depth = "0", threads = "0", batch = "1", svg, kv = "f16";
     int reps = 5;
-    bool json = false, csv = false, md = false, probe_only = false;
+    bool json = false, csv = false, md = false, probe_only = false, no_repack = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("bench", "Benchmark prompt processing and generation against the roofline");
@@ -47,6 +47,7 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("-b,--batch", a->batch, "Sequences decoded together in generation tests, comma-separated");
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test");
   cmd->add_option("--kv", a->kv, "KV cache type: f16 or f32");
+  cmd->add_flag("--no-repack", a->no_repack, "Read every weight from the file's mapping (no repacking for the kernels)");
   cmd->add_flag("--probe-bandwidth", a->probe_only,
                  "Roofline from the cached probe alone (default: also time the read test before every generation "
                  "repetition and use the larger)");
@@ -59,6 +60,7 @@ Runner add_bench(CLI::App& app) {
     o.model_path = a->model;
     o.reps = a->reps;
     o.bandwidth_now = !a->probe_only;
+    o.repack = !a->no_repack;
     const auto parse = [](const std::string& s, const char* flag, std::vector<int>& out) -> Status {
       FLINT_ASSIGN_OR_RETURN(out, int_list(s, flag));
       return Status::ok();

@@ -17,6 +17,7 @@ struct GenerationFlags {
   runtime::SamplerParams sampler;
   runtime::GenerateOptions generate;
   std::string kv = "f16";
+  bool no_repack = false;
 };
 
 inline void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
@@ -25,6 +26,7 @@ inline void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
   cmd->add_option("--ctx", f.engine.n_ctx, "Context length (default: the model's)");
   cmd->add_option("-t,--threads", f.engine.n_threads, "Threads (default: all)");
   cmd->add_option("--kv", f.kv, "KV cache type: f16 (default) or f32");
+  cmd->add_flag("--no-repack", f.no_repack, "Read every weight from the file's mapping (no repacking for the kernels)");
   cmd->add_option("--temp", f.sampler.temperature, "Temperature; 0 is greedy (default 0.8)");
   cmd->add_option("--top-k", f.sampler.top_k, "Top-k (0: off; default 40)");
   cmd->add_option("--top-p", f.sampler.top_p, "Top-p (1: off; default 0.95)");
@@ -39,6 +41,7 @@ inline void add_generation_flags(CLI::App* cmd, GenerationFlags& f) {
 }
 
 inline Status finish_generation_flags(GenerationFlags& f) {
+  f.engine.repack = !f.no_repack;
   if (f.kv == "f16") {
     f.engine.kv_type = DType::F16;
   } else if (f.kv == "f32") {

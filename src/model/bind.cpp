@@ -6,7 +6,7 @@ namespace flint::model {
 
 Result<EmbeddingWeights> bind_embeddings(const Binder& b, const ModelSpec& s) {
   EmbeddingWeights w;
-  FLINT_ASSIGN_OR_RETURN(w.token_embd, b.matrix("token_embd.weight", {s.n_embd, s.n_vocab}));
+  FLINT_ASSIGN_OR_RETURN(w.token_embd, b.table("token_embd.weight", {s.n_embd, s.n_vocab}));
   FLINT_ASSIGN_OR_RETURN(w.output_norm, b.vector("output_norm.weight", s.n_embd));
   if (s.tied_embeddings) {
     w.output = w.token_embd;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/repack.h"
 #include "quant/quant.h"
 
 namespace flint::model {
@@ -21,8 +23,39 @@ Result<const gguf::TensorInfo*> Binder::find(const std::string& name,
   return t;
 }
 
+Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const gguf::TensorInfo& t,
+                                               const cpu::WeightMatrix& w, int64_t rows_per_slice) {
+  const cpu::KernelSet& kernels = cpu::best_kernels();
+  if (kernels.gemm_rows16 == nullptr || !cpu::rows16_supported(w.type, w.n_in, w.n_out, rows_per_slice)) return w;
+  FLINT_ASSIGN_OR_RETURN(PageMemory copy, PageMemory::allocate(t.n_bytes));
+  cpu::repack_rows16(w.type, w.n_in, w.n_out, w.data, copy.data());
+  file.release_tensor_pages(t);
+  cpu::WeightMatrix out = w;
+  out.data = copy.data();
+  out.layout = cpu::Layout::kRows16;
+  bytes_ += t.n_bytes;
+  copies_.push_back(std::move(copy));
+  return out;
+}
+
 Result<cpu::WeightMatrix> Binder::matrix(const std::string& name, std::vector<uint64_t> shape) const {
+  const gguf::TensorInfo* t = nullptr;
+  FLINT_ASSIGN_OR_RETURN(cpu::WeightMatrix w, bind_matrix(name, shape, &t));
+  if (repack_ == nullptr) return w;
+  // rows of one slice: an expert's (shape [n_in, n_out, n_expert]) or all
+  const auto slice = static_cast<int64_t>(shape.size() >= 2 ? shape[1] : 1);
+  return repack_->add(file_, *t, w, slice);
+}
+
+Result<cpu::WeightMatrix> Binder::table(const std::string& name, std::vector<uint64_t> shape) const {
+  const gguf::TensorInfo* t = nullptr;
+  return bind_matrix(name, shape, &t);
+}
+
+Result<cpu::WeightMatrix> Binder::bind_matrix(const std::string& name, const std::vector<uint64_t>& shape,
+                                              const gguf::TensorInfo** info) const {
   FLINT_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, find(name, shape));
+  *info = t;
   if (!quant::can_dequantize(t->type)) {
     return error("{}: tensor '{}' has type {}, which flint cannot compute with yet", file_.path(),
                  name, dtype_name(t->type));

@@ -7,17 +7,22 @@
 namespace flint::model {
 
 // The architectures flint runs, each in its own file under arch/.
-Result<std::unique_ptr<Model>> load_llama(const gguf::GgufFile& file, ModelSpec spec);
-Result<std::unique_ptr<Model>> load_qwen3(const gguf::GgufFile& file, ModelSpec spec);
-Result<std::unique_ptr<Model>> load_qwen3moe(const gguf::GgufFile& file, ModelSpec spec);
+Result<std::unique_ptr<Model>> load_llama(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options);
+Result<std::unique_ptr<Model>> load_qwen3(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options);
+Result<std::unique_ptr<Model>> load_qwen3moe(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options);
 
-Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file) {
-  FLINT_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::from_gguf(file));
-  if (spec.arch == "llama") return load_llama(file, std::move(spec));
-  if (spec.arch == "qwen3") return load_qwen3(file, std::move(spec));
-  if (spec.arch == "qwen3moe") return load_qwen3moe(file, std::move(spec));
+Status check_architecture(const gguf::GgufFile& file, const ModelSpec& spec) {
+  if (spec.arch == "llama" || spec.arch == "qwen3" || spec.arch == "qwen3moe") return Status::ok();
   return error("{}: architecture '{}' is not supported (flint runs llama, qwen3 and qwen3moe)",
                file.path(), spec.arch);
+}
+
+Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file, const LoadOptions& options) {
+  FLINT_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::from_gguf(file));
+  FLINT_RETURN_IF_ERROR(check_architecture(file, spec));
+  if (spec.arch == "llama") return load_llama(file, std::move(spec), options);
+  if (spec.arch == "qwen3") return load_qwen3(file, std::move(spec), options);
+  return load_qwen3moe(file, std::move(spec), options);
 }
 
 int64_t count_tokens(std::span<const SequenceInput> batch) {

@@ -62,8 +62,11 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Engine> e(new Engine());
   FLINT_ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::open(options.model_path));
-  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_));
-  const model::ModelSpec& spec = e->model_->spec();
+  // What the model needs is planned from its metadata before anything is allocated: the KV
+  // cache and work buffers here, the repacked weights (which replace their mapped pages one
+  // tensor at a time) as part of the weights.
+  FLINT_ASSIGN_OR_RETURN(const model::ModelSpec spec, model::ModelSpec::from_gguf(e->file_));
+  FLINT_RETURN_IF_ERROR(model::check_architecture(e->file_, spec));
   if (options.n_ctx < 0) return error("the context length must be positive, not {}", options.n_ctx);
   if (options.n_threads < 0 || options.n_threads > model::kMaxThreads) {
     return error("--threads {} is out of range (0 for all cores, or 1..{})", options.n_threads, model::kMaxThreads);
@@ -75,7 +78,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   FLINT_ASSIGN_OR_RETURN(e->plan_, plan_memory(e->file_, spec, e->n_ctx_, e->n_seq_max_, e->n_batch_, options.kv_type));
 
   // Touch every page of the weights once, with progress, so the first token is not slowed by
-  // page faults and a slow disk shows as progress rather than a hang. Pages stay file-backed.
+  // page faults and a slow disk shows as progress rather than a hang. Pages stay file-backed but
+  // for the tensors the model then repacks (their pages are released as each is copied).
   {
     uint64_t total = 0;
     for (const gguf::TensorInfo& t : e->file_.tensors()) total += t.n_bytes;
@@ -87,6 +91,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
       progress.advance(t.n_bytes);
     }
   }
+  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = options.repack}));
 
   const int32_t blocks_per_seq = (e->n_ctx_ + kBlockSize - 1) / kBlockSize;
   FLINT_ASSIGN_OR_RETURN(KvCache kv, KvCache::create({.type = options.kv_type,

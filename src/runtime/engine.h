@@ -30,6 +30,7 @@ struct EngineOptions {
   DType kv_type = DType::F16;  // F16 or F32
   int n_threads = 0;           // 0: all hardware threads
   bool progress = true;        // show loading progress on stderr
+  bool repack = true;          // model::LoadOptions::repack
   std::string trace_dir = {};  // dump named intermediates here when set
 };
 
@@ -54,6 +55,8 @@ class Engine {
 
   const model::ModelSpec& spec() const { return model_->spec(); }
   const gguf::GgufFile& file() const { return file_; }
+  // Bytes of weights the model holds repacked rather than mapped (model::LoadOptions::repack).
+  uint64_t repacked_bytes() const { return model_->repacked_bytes(); }
   int32_t n_ctx() const { return n_ctx_; }
   const MemoryPlan& memory_plan() const { return plan_; }
   double load_seconds() const { return load_seconds_; }

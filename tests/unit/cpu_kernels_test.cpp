@@ -265,10 +265,11 @@ Rows16Matrix rows16_matrix(int64_t n_in, int64_t n_out, uint32_t seed) {
 }
 
 TEST(Rows16, RepackingKeepsEveryBlock) {
-  EXPECT_TRUE(rows16_supported(DType::Q4_K, 64, 32));
-  EXPECT_FALSE(rows16_supported(DType::Q4_K, 40, 40));  // not whole groups
-  EXPECT_FALSE(rows16_supported(DType::Q4_K, 64, 24));  // slices that cut a group
-  EXPECT_FALSE(rows16_supported(DType::Q6_K, 64, 64));
+  EXPECT_TRUE(rows16_supported(DType::Q4_K, 512, 64, 32));
+  EXPECT_FALSE(rows16_supported(DType::Q4_K, 512, 40, 40));    // not whole groups
+  EXPECT_FALSE(rows16_supported(DType::Q4_K, 512, 64, 24));    // slices that cut a group
+  EXPECT_FALSE(rows16_supported(DType::Q4_K, 65792, 64, 64));  // wider than the kernels take
+  EXPECT_FALSE(rows16_supported(DType::Q6_K, 512, 64, 64));
   const Rows16Matrix m = rows16_matrix(768, 48, 21);
   EXPECT_NE(m.packed, m.file.bytes);
   std::vector<uint8_t> back(m.file.bytes.size());

@@ -9,8 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/cpu/kernels.h"
 #include "gguf/gguf_file.h"
 #include "model/generator.h"
+#include "model/presets.h"
 #include "runtime/engine.h"
 #include "runtime/generate.h"
 #include "runtime/sampler.h"
@@ -193,6 +195,49 @@ TEST_F(RuntimeEngine, BadBatchesAreErrorsAndChangeNothing) {
   Result<std::unique_ptr<Engine>> bad = Engine::load({.model_path = path_, .n_ctx = -5, .progress = false});
   ASSERT_FALSE(bad.is_ok());
   EXPECT_NE(bad.status().message().find("must be positive"), std::string::npos);
+}
+
+// Q4_K weights repacked for the kernels (model::LoadOptions::repack) give the same logits, bit for
+// bit, as the file's layout: a prompt (prompt tiles, and a few tokens per expert) and single
+// decode steps, dense and MoE.
+TEST(RuntimeRepack, RepackedWeightsGiveTheSameLogits) {
+  for (const char* preset : {"llama-tiny", "llama-moe-tiny"}) {
+    const std::string path = test::tmp_dir() + "/runtime-repack-" + preset + "-" + std::to_string(::getpid()) + ".gguf";
+    model::GenOptions o;
+    o.shape = *model::find_preset(preset);
+    o.shape.n_vocab = 300;
+    o.ftype = model::FileType::Q4_K_M;
+    o.seed = 4;
+    o.output = path;
+    o.progress = false;
+    ASSERT_TRUE(model::generate_model(o).is_ok());
+    std::vector<std::vector<float>> runs;
+    for (bool repack : {true, false}) {
+      Result<std::unique_ptr<Engine>> e = Engine::load({.model_path = path, .n_ctx = 64, .n_seq = 1, .n_batch = 512,
+                                                        .kv_type = DType::F16, .n_threads = 2, .progress = false,
+                                                        .repack = repack});
+      ASSERT_TRUE(e.is_ok()) << e.status().message();
+      const bool kernels_repack = cpu::best_kernels().gemm_rows16 != nullptr;
+      EXPECT_EQ((*e)->repacked_bytes() > 0, repack && kernels_repack) << preset;
+      Result<int32_t> seq = (*e)->add_sequence();
+      ASSERT_TRUE(seq.is_ok());
+      std::vector<float> all;
+      // 20 tokens (prompt tiles: more than the 16 the interleaved kernels take), then 7 (those
+      // kernels, 4 and 3 tokens at a time), then single steps
+      const std::vector<int32_t> prompt = {1, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 84, 104, 101, 32, 101, 110};
+      const std::vector<int32_t> more = {100, 32, 111, 102, 32, 105, 116};
+      for (const std::vector<int32_t>& tokens : {prompt, more, {44}, {45}}) {
+        const DecodeRequest req{.seq = *seq, .tokens = tokens, .all_logits = true};
+        Result<std::vector<float>> logits = (*e)->decode({&req, 1});
+        ASSERT_TRUE(logits.is_ok()) << logits.status().message();
+        all.insert(all.end(), logits->begin(), logits->end());
+      }
+      runs.push_back(std::move(all));
+    }
+    std::filesystem::remove(path);
+    ASSERT_EQ(runs[0].size(), runs[1].size());
+    for (size_t i = 0; i < runs[0].size(); ++i) ASSERT_EQ(runs[0][i], runs[1][i]) << preset << " at " << i;
+  }
 }
 
 TEST(RuntimeSampler, NonFiniteLogitsFallBackToTheBestToken) {

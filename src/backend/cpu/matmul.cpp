@@ -64,12 +64,29 @@ void prefetch_start(const WeightMatrix& w, int64_t r0, int64_t r1) {
 // interleaved kernel, or, where it has none for this type and token count (prompts; families
 // without AVX-512), is read back into the file's format a few groups at a time and multiplied as
 // such: the same bytes in the same kernels, so the same results either way.
+constexpr int64_t kRows16DirectTokens = 16;
+
 void run_gemm(const KernelSet& ks, const WeightMatrix& w, const GemmArgs& args) {
   if (w.layout == Layout::kRows) {
     FLINT_CHECK(ks.gemm(args));
     return;
   }
-  if (ks.gemm_rows16 != nullptr && ks.gemm_rows16(args)) return;
+  if (ks.gemm_rows16 != nullptr && args.n_tok <= kRows16DirectTokens) {
+    // Up to 4 tokens at a time: a few tokens (a prompt's share of one expert) multiply faster
+    // this way than through a read-back copy and the prompt tiles, and to the same bits (a
+    // token's result does not depend on the others in its call).
+    auto part = [&](int64_t t0) {
+      GemmArgs p = args;
+      p.n_tok = std::min<int64_t>(4, args.n_tok - t0);
+      p.x = args.x + static_cast<uint64_t>(t0) * args.x_row_bytes;
+      p.y = args.y + t0 * args.y_stride;
+      return p;
+    };
+    if (ks.gemm_rows16(part(0))) {  // the family takes this type and width: every part then
+      for (int64_t t0 = 4; t0 < args.n_tok; t0 += 4) FLINT_CHECK(ks.gemm_rows16(part(t0)));
+      return;
+    }
+  }
   constexpr int64_t kGroups = 4;  // 64 rows: two prompt tiles, 295 KB at n_in 8192
   uint8_t* buf = aligned(thread_buffer(3), static_cast<size_t>(kGroups * kRows16Group * w.row_bytes));
   const int64_t g0 = args.r0 / kRows16Group, g1 = (args.r1 + kRows16Group - 1) / kRows16Group;

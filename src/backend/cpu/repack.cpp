@@ -24,13 +24,13 @@ void unpack_block(const uint8_t* in, int lane, uint8_t* out) {
 
 }  // namespace
 
-bool rows16_supported(DType type, int64_t n_out, int64_t rows_per_slice) {
-  return type == DType::Q4_K && n_out > 0 && n_out % kRows16Group == 0 && rows_per_slice > 0 &&
-         rows_per_slice % kRows16Group == 0;
+bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice) {
+  return type == DType::Q4_K && n_in > 0 && n_in % 256 == 0 && n_in / 256 <= kRows16MaxSuperBlocks && n_out > 0 &&
+         n_out % kRows16Group == 0 && rows_per_slice > 0 && rows_per_slice % kRows16Group == 0;
 }
 
 void repack_rows16(DType type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst) {
-  FLINT_CHECK(rows16_supported(type, n_out, n_out) && n_in % 256 == 0);
+  FLINT_CHECK(type == DType::Q4_K && n_in % 256 == 0 && n_out % kRows16Group == 0);
   const int64_t n_sb = n_in / 256;
   const uint64_t row_bytes = static_cast<uint64_t>(n_sb) * kQ4KBlockBytes;
   for (int64_t g = 0; g < n_out / kRows16Group; ++g) {

@@ -26,9 +26,13 @@ namespace flint::cpu {
 
 inline constexpr int kQ4KGroupBlockBytes = 2304;
 
-// Whether a matrix of `type` with `n_out` rows (`rows_per_slice`: the rows of each slice it is
-// read in, an expert's, or n_out) can be stored as kRows16.
-bool rows16_supported(DType type, int64_t n_out, int64_t rows_per_slice);
+// Super-blocks per row the interleaved kernels take (n_in up to 65536: their per-token
+// activation sums live on the stack).
+inline constexpr int64_t kRows16MaxSuperBlocks = 256;
+
+// Whether a matrix of `type` with rows of n_in values and `n_out` rows (`rows_per_slice`: the rows
+// of each slice it is read in, an expert's, or n_out) is stored as kRows16 where the kernels can.
+bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice);
 
 // src: [n_out][row_bytes] in the file's format -> dst (as many bytes) in kRows16.
 void repack_rows16(DType type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst);

@@ -21,11 +21,11 @@ class Llama final : public Model {
     MoeWeights moe;          // Mixtral-style (moe.n_expert > 0)
   };
 
-  explicit Llama(ModelSpec spec) : Model(std::move(spec)) {}
+  Llama(ModelSpec spec, const LoadOptions& options) : Model(std::move(spec), options) {}
 
   Status bind(const gguf::GgufFile& file) {
     const ModelSpec& s = spec_;
-    const Binder b(file);
+    const Binder b = binder(file);
     FLINT_ASSIGN_OR_RETURN(embd_, bind_embeddings(b, s));
     FLINT_ASSIGN_OR_RETURN(cpu::RopeParams rope, rope_params(file, s, /*neox=*/false));
     if (b.has("rope_freqs.weight")) {  // Llama 3.1+ long-context frequency factors
@@ -84,8 +84,8 @@ class Llama final : public Model {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_llama(const gguf::GgufFile& file, ModelSpec spec) {
-  auto model = std::make_unique<Llama>(std::move(spec));
+Result<std::unique_ptr<Model>> load_llama(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options) {
+  auto model = std::make_unique<Llama>(std::move(spec), options);
   FLINT_RETURN_IF_ERROR(model->bind(file));
   return std::unique_ptr<Model>(std::move(model));
 }

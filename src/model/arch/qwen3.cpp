@@ -22,11 +22,11 @@ class Qwen3 final : public Model {
     FfnWeights ffn;
   };
 
-  explicit Qwen3(ModelSpec spec) : Model(std::move(spec)) {}
+  Qwen3(ModelSpec spec, const LoadOptions& options) : Model(std::move(spec), options) {}
 
   Status bind(const gguf::GgufFile& file) {
     const ModelSpec& s = spec_;
-    const Binder b(file);
+    const Binder b = binder(file);
     FLINT_ASSIGN_OR_RETURN(embd_, bind_embeddings(b, s));
     FLINT_ASSIGN_OR_RETURN(cpu::RopeParams rope, rope_params(file, s, /*neox=*/true));
     params_ = attention_params(s, rope);
@@ -74,8 +74,8 @@ class Qwen3 final : public Model {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_qwen3(const gguf::GgufFile& file, ModelSpec spec) {
-  auto model = std::make_unique<Qwen3>(std::move(spec));
+Result<std::unique_ptr<Model>> load_qwen3(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options) {
+  auto model = std::make_unique<Qwen3>(std::move(spec), options);
   FLINT_RETURN_IF_ERROR(model->bind(file));
   return std::unique_ptr<Model>(std::move(model));
 }

@@ -21,11 +21,11 @@ class Qwen3Moe final : public Model {
     MoeWeights moe;
   };
 
-  explicit Qwen3Moe(ModelSpec spec) : Model(std::move(spec)) {}
+  Qwen3Moe(ModelSpec spec, const LoadOptions& options) : Model(std::move(spec), options) {}
 
   Status bind(const gguf::GgufFile& file) {
     const ModelSpec& s = spec_;
-    const Binder b(file);
+    const Binder b = binder(file);
     FLINT_ASSIGN_OR_RETURN(embd_, bind_embeddings(b, s));
     FLINT_ASSIGN_OR_RETURN(cpu::RopeParams rope, rope_params(file, s, /*neox=*/true));
     // Qwen3 MoE renormalizes the top-k weights (norm_topk_prob); a file may say otherwise.
@@ -78,8 +78,8 @@ class Qwen3Moe final : public Model {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> load_qwen3moe(const gguf::GgufFile& file, ModelSpec spec) {
-  auto model = std::make_unique<Qwen3Moe>(std::move(spec));
+Result<std::unique_ptr<Model>> load_qwen3moe(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options) {
+  auto model = std::make_unique<Qwen3Moe>(std::move(spec), options);
   FLINT_RETURN_IF_ERROR(model->bind(file));
   return std::unique_ptr<Model>(std::move(model));
 }
