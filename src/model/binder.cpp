@@ -28,7 +28,15 @@ Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const
   const cpu::KernelSet& kernels = cpu::best_kernels();
   if (kernels.gemm_rows16 == nullptr || !cpu::rows16_supported(w.type, w.n_in, w.n_out, rows_per_slice)) return w;
   FLINT_ASSIGN_OR_RETURN(PageMemory copy, PageMemory::allocate(t.n_bytes));
-  cpu::repack_rows16(w.type, w.n_in, w.n_out, w.data, copy.data());
+  // In parallel: the new pages' first touches cost more than the copying (2 MiB pages asked
+  // for; 400 MB took ~1 s on one core of a Zen 4 VM, ~0.4 s on two).
+  const int64_t groups = w.n_out / cpu::kRows16Group;
+  auto some = [&](int64_t g0, int64_t g1) { cpu::repack_rows16(w.type, w.n_in, w.data, copy.data(), g0, g1); };
+  if (pool_ != nullptr) {
+    pool_->parallel_for(groups, std::max<int64_t>(1, groups / (4 * pool_->size())), some);
+  } else {
+    some(0, groups);
+  }
   file.release_tensor_pages(t);
   cpu::WeightMatrix out = w;
   out.data = copy.data();

@@ -9,6 +9,7 @@
 #include "backend/cpu/weights.h"
 #include "core/page_memory.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
 
 namespace flint::model {
@@ -19,6 +20,9 @@ namespace flint::model {
 // so a weight is held once, and loading never holds more than one tensor twice.
 class RepackedWeights {
  public:
+  // pool: the threads that copy (nullptr: the caller's alone).
+  explicit RepackedWeights(ThreadPool* pool = nullptr) : pool_(pool) {}
+
   // w (tensor t of file, read in slices of rows_per_slice rows) repacked, or w itself where it
   // does not repack or this CPU's kernels would not gain.
   Result<cpu::WeightMatrix> add(const gguf::GgufFile& file, const gguf::TensorInfo& t, const cpu::WeightMatrix& w,
@@ -26,6 +30,7 @@ class RepackedWeights {
   uint64_t bytes() const { return bytes_; }
 
  private:
+  ThreadPool* pool_;
   std::vector<PageMemory> copies_;
   uint64_t bytes_ = 0;
 };

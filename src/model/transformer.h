@@ -97,6 +97,7 @@ struct LoadOptions {
   // Q4_K with AVX-512 VNNI): the same results, decode compute ~1.9x; false keeps every weight
   // zero-copy in the file's mapping.
   bool repack = true;
+  ThreadPool* pool = nullptr;  // the threads that repack (nullptr: the caller's alone)
 };
 
 class Model {
@@ -111,7 +112,8 @@ class Model {
                          float* logits) const = 0;
 
  protected:
-  Model(ModelSpec spec, const LoadOptions& options) : spec_(std::move(spec)), repack_(options.repack) {}
+  Model(ModelSpec spec, const LoadOptions& options)
+      : spec_(std::move(spec)), repack_(options.repack), repacked_(options.pool) {}
   // The binder an architecture binds its weights with.
   Binder binder(const gguf::GgufFile& file) { return Binder(file, repack_ ? &repacked_ : nullptr); }
   ModelSpec spec_;

@@ -19,6 +19,7 @@
 #include "backend/cpu/attention.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/repack.h"
 #include "core/memory.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
@@ -117,6 +118,15 @@ Result<ProbeMatrix> make_matrix(DType type, int64_t n_in, uint64_t bytes) {
     std::copy_n(m.data.data() + static_cast<uint64_t>(r % 16) * row, row, m.data.data() + static_cast<uint64_t>(r) * row);
   }
   m.w = {.type = type, .data = m.data.data(), .n_in = n_in, .n_out = rows, .row_bytes = row};
+  // In the layout the engine would hold it in (model::RepackedWeights), so that the throughput
+  // measured is the engine's.
+  if (cpu::best_kernels().gemm_rows16 != nullptr && cpu::rows16_supported(type, n_in, rows, rows)) {
+    std::vector<uint8_t> packed(m.data.size());
+    cpu::repack_rows16(type, n_in, m.data.data(), packed.data(), 0, rows / cpu::kRows16Group);
+    m.data = std::move(packed);
+    m.w.data = m.data.data();
+    m.w.layout = cpu::Layout::kRows16;
+  }
   return m;
 }
 

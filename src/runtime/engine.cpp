@@ -91,7 +91,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
       progress.advance(t.n_bytes);
     }
   }
-  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = options.repack}));
+  e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
+  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = options.repack, .pool = e->pool_.get()}));
 
   const int32_t blocks_per_seq = (e->n_ctx_ + kBlockSize - 1) / kBlockSize;
   FLINT_ASSIGN_OR_RETURN(KvCache kv, KvCache::create({.type = options.kv_type,
@@ -101,7 +102,6 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
                                                       .block_size = kBlockSize,
                                                       .n_blocks = blocks_per_seq * e->n_seq_max_}));
   e->kv_ = std::make_unique<KvCache>(std::move(kv));
-  e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
   e->tracer_ = model::Tracer(options.trace_dir);
   e->load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return e;

@@ -257,7 +257,7 @@ struct Rows16Matrix {
 Rows16Matrix rows16_matrix(int64_t n_in, int64_t n_out, uint32_t seed) {
   Rows16Matrix m{random_matrix(DType::Q4_K, n_in, n_out, seed), {}, {}};
   m.packed.resize(m.file.bytes.size());
-  repack_rows16(DType::Q4_K, n_in, n_out, m.file.bytes.data(), m.packed.data());
+  repack_rows16(DType::Q4_K, n_in, m.file.bytes.data(), m.packed.data(), 0, n_out / kRows16Group);
   m.w = m.file.w;
   m.w.data = m.packed.data();
   m.w.layout = Layout::kRows16;

@@ -29,11 +29,11 @@ bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_
          n_out % kRows16Group == 0 && rows_per_slice > 0 && rows_per_slice % kRows16Group == 0;
 }
 
-void repack_rows16(DType type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst) {
-  FLINT_CHECK(type == DType::Q4_K && n_in % 256 == 0 && n_out % kRows16Group == 0);
+void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, int64_t g0, int64_t g1) {
+  FLINT_CHECK(type == DType::Q4_K && n_in % 256 == 0);
   const int64_t n_sb = n_in / 256;
   const uint64_t row_bytes = static_cast<uint64_t>(n_sb) * kQ4KBlockBytes;
-  for (int64_t g = 0; g < n_out / kRows16Group; ++g) {
+  for (int64_t g = g0; g < g1; ++g) {
     for (int64_t sb = 0; sb < n_sb; ++sb) {
       uint8_t* out = dst + static_cast<uint64_t>(g * n_sb + sb) * kQ4KGroupBlockBytes;
       for (int r = 0; r < kRows16Group; ++r) {

@@ -34,8 +34,9 @@ inline constexpr int64_t kRows16MaxSuperBlocks = 256;
 // of each slice it is read in, an expert's, or n_out) is stored as kRows16 where the kernels can.
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice);
 
-// src: [n_out][row_bytes] in the file's format -> dst (as many bytes) in kRows16.
-void repack_rows16(DType type, int64_t n_in, int64_t n_out, const uint8_t* src, uint8_t* dst);
+// Groups [g0, g1) of src ([n_out][row_bytes] in the file's format) into dst (as many bytes as
+// src, in kRows16); disjoint group ranges can be repacked at once on several threads.
+void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, int64_t g0, int64_t g1);
 
 // Groups [g0, g1) of a kRows16 matrix back into the file's format: dst [16 (g1 - g0)][row_bytes].
 void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst);
