@@ -5,7 +5,9 @@
 // different memory minutes (a VM whose reads switch between ~30 and ~60 GB/s every 10-30 s).
 //
 // Not part of the CMake build; bench/pair.sh compiles it against build/src's libraries.
-//   pair A.gguf B.gguf [--rounds 30] [--burst 16] [--depth 0] [--threads 2]
+//   pair A.gguf B.gguf [--rounds 30] [--burst 16] [--depth 0] [--threads 2] [--repack-a 1] [--repack-b 1]
+// (--repack-a 0: engine A reads every weight from the mapping, as `--no-repack`; with the same
+// file twice that pairs the repacked weights against the file's layout.)
 // Each round: the same `burst` random tokens (a fresh draw per round) decoded one at a time by
 // each engine from the same state (`depth` random tokens already in the context, kept), the order
 // flipping every round. Prints every round's B/A speed ratio, then their median and quartiles and
@@ -29,6 +31,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 struct Options {
   std::string a, b;
   int rounds = 30, burst = 16, depth = 0, threads = 2;
+  bool repack_a = true, repack_b = true;
 };
 
 bool parse(int argc, char** argv, Options* o) {
@@ -46,6 +49,8 @@ bool parse(int argc, char** argv, Options* o) {
       o->depth = v;
     } else if (flag == "--threads" && v >= 0) {
       o->threads = v;
+    } else if ((flag == "--repack-a" || flag == "--repack-b") && (v == 0 || v == 1)) {
+      (flag == "--repack-a" ? o->repack_a : o->repack_b) = v == 1;
     } else {
       return false;
     }
@@ -62,10 +67,10 @@ bool parse(int argc, char** argv, Options* o) {
 // and returns the seconds they took, then drops them again.
 class Side {
  public:
-  Side(const std::string& path, const Options& o) : depth_(o.depth) {
+  Side(const std::string& path, bool repack, const Options& o) : depth_(o.depth) {
     // one sequence, flint's default batch: the depth's tokens go in as one prompt
-    auto loaded = flint::runtime::Engine::load(
-        {.model_path = path, .n_ctx = o.depth + o.burst + 16, .n_threads = o.threads, .progress = false});
+    auto loaded = flint::runtime::Engine::load({.model_path = path, .n_ctx = o.depth + o.burst + 16,
+                                                .n_threads = o.threads, .progress = false, .repack = repack});
     if (!loaded) fail(loaded.status().message());
     engine_ = std::move(*loaded);
     auto seq = engine_->add_sequence();
@@ -108,11 +113,12 @@ double quantile(std::vector<double> v, double q) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, &o)) {
-    std::fprintf(stderr, "usage: pair A.gguf B.gguf [--rounds N] [--burst N] [--depth N] [--threads N]\n");
+    std::fprintf(stderr, "usage: pair A.gguf B.gguf [--rounds N] [--burst N] [--depth N] [--threads N] "
+                         "[--repack-a 0|1] [--repack-b 0|1]\n");
     return 2;
   }
   std::mt19937 rng(1);
-  Side a(o.a, o), b(o.b, o);
+  Side a(o.a, o.repack_a, o), b(o.b, o.repack_b, o);
   if (b.n_vocab() != a.n_vocab()) fail("the two files have different vocabularies: their tokens differ");
   // The context before the bursts: the same random tokens in both.
   std::vector<int32_t> prompt(static_cast<size_t>(o.depth));
