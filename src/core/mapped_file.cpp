@@ -50,17 +50,6 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   return file;
 }
 
-void MappedFile::release_pages(std::span<const uint8_t> bytes) const {
-  if (bytes.empty() || data_ == nullptr) return;
-  FLINT_CHECK(bytes.data() >= data_ && bytes.data() + bytes.size() <= data_ + size_);
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes.data()) + page - 1) / page * page;
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size()) / page * page;
-  // Advice on a read-only shared mapping: it cannot fail in a way that loses data, so its result
-  // is not an error (the pages then simply stay mapped).
-  if (end > begin) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
 std::optional<uint64_t> MappedFile::huge_page_bytes() const {
   if (data_ == nullptr) return 0;
   std::ifstream in("/proc/self/smaps");

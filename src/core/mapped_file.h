@@ -35,11 +35,6 @@ class MappedFile {
   // of a MoE file reads its routed experts 2-6% faster from the former.
   std::optional<uint64_t> huge_page_bytes() const;
 
-  // Unmaps this process's pages of `bytes` (a part of bytes(); the whole pages inside it): after
-  // a tensor is copied elsewhere, so that its bytes are not held twice. The file is unchanged; a
-  // later read maps them again (from the page cache, or the disk once the system dropped them).
-  void release_pages(std::span<const uint8_t> bytes) const;
-
  private:
   void release();
   const uint8_t* data_ = nullptr;

@@ -71,9 +71,8 @@ class GgufFile {
   // Bytes of the file's mapping in 2 MiB pages (MappedFile::huge_page_bytes; 0 when parsed from
   // caller-owned bytes).
   std::optional<uint64_t> huge_page_bytes() const { return file_.huge_page_bytes(); }
-  // MappedFile::release_pages for a tensor whose bytes were copied elsewhere (a no-op when
-  // parsed from caller-owned bytes).
-  void release_tensor_pages(const TensorInfo& tensor) const { file_.release_pages(tensor_data(tensor)); }
+  // Opened from a file (open()), not parsed from the caller's bytes: path() can be read.
+  bool from_file() const { return file_.size() > 0; }
   bool has_all_data() const { return has_all_data_; }
 
   const std::vector<KeyValue>& metadata() const { return kvs_; }

@@ -1,5 +1,8 @@
 #include "model/binder.h"
 
+#include <algorithm>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -23,26 +26,68 @@ Result<const gguf::TensorInfo*> Binder::find(const std::string& name,
   return t;
 }
 
+bool RepackedWeights::will_repack(const gguf::TensorInfo& t) {
+  if (cpu::best_kernels().gemm_rows16 == nullptr || t.name == "token_embd.weight" || t.shape.size() < 2) return false;
+  // rows of one slice: an expert's (shape [n_in, n_out, n_expert]) or all
+  return cpu::rows16_supported(t.type, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.n_rows()),
+                               static_cast<int64_t>(t.shape[1]));
+}
+
+uint64_t RepackedWeights::planned_bytes(const gguf::GgufFile& file) {
+  uint64_t total = 0;
+  for (const gguf::TensorInfo& t : file.tensors()) total += will_repack(t) ? t.n_bytes : 0;
+  return total;
+}
+
 Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const gguf::TensorInfo& t,
-                                               const cpu::WeightMatrix& w, int64_t rows_per_slice) {
-  const cpu::KernelSet& kernels = cpu::best_kernels();
-  if (kernels.gemm_rows16 == nullptr || !cpu::rows16_supported(w.type, w.n_in, w.n_out, rows_per_slice)) return w;
-  FLINT_ASSIGN_OR_RETURN(PageMemory copy, PageMemory::allocate(t.n_bytes));
-  // In parallel: the new pages' first touches cost more than the copying (2 MiB pages asked
-  // for; 400 MB took ~1 s on one core of a Zen 4 VM, ~0.4 s on two).
-  const int64_t groups = w.n_out / cpu::kRows16Group;
-  auto some = [&](int64_t g0, int64_t g1) { cpu::repack_rows16(w.type, w.n_in, w.data, copy.data(), g0, g1); };
-  if (pool_ != nullptr) {
-    pool_->parallel_for(groups, std::max<int64_t>(1, groups / (4 * pool_->size())), some);
-  } else {
-    some(0, groups);
+                                               const cpu::WeightMatrix& w) {
+  if (!will_repack(t) || no_memory_) return w;
+  if (copies_.data() == nullptr) {
+    Result<PageMemory> all = PageMemory::allocate(planned_bytes(file));
+    no_memory_ = !all.is_ok();
+    if (no_memory_) return w;
+    copies_ = std::move(*all);
   }
-  file.release_tensor_pages(t);
+  FLINT_CHECK(bytes_ + t.n_bytes <= copies_.size());  // will_repack(t) counted it
+  uint8_t* copy = copies_.data() + bytes_;
+  if (file.from_file() && !reader_) {
+    FLINT_ASSIGN_OR_RETURN(FileReader reader, FileReader::open(file.path()));
+    reader_ = std::move(reader);
+  }
+  // Groups [g0, g1): their rows read into a buffer of this thread's, then interleaved into the
+  // copy. In parallel: the copy's new pages cost more to fault in than the copying (2 MiB pages
+  // asked for; 400 MB took ~1 s on one core of a Zen 4 VM, ~0.4 s on two).
+  const uint64_t group_bytes = cpu::kRows16Group * w.row_bytes;
+  const int64_t groups = w.n_out / cpu::kRows16Group;
+  const uint64_t offset = file.data_offset() + t.offset;
+  std::mutex failed_mu;
+  Status failed = Status::ok();
+  auto some = [&](int64_t g0, int64_t g1) {
+    std::vector<uint8_t> rows(static_cast<size_t>((g1 - g0) * group_bytes));
+    if (reader_) {
+      if (Status s = reader_->read_at(offset + g0 * group_bytes, rows); !s) {
+        std::lock_guard lock(failed_mu);
+        if (failed.is_ok()) failed = s;
+        return;
+      }
+    } else {
+      std::copy_n(w.data + g0 * group_bytes, rows.size(), rows.data());
+    }
+    cpu::repack_rows16(w.type, w.n_in, rows.data(), copy + g0 * group_bytes, 0, g1 - g0);
+  };
+  // chunks of about 1 MiB: the read buffers stay small, the threads evenly loaded
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>((1u << 20) / group_bytes));
+  if (pool_ != nullptr) {
+    pool_->parallel_for(groups, grain, some);
+  } else {
+    for (int64_t g = 0; g < groups; g += grain) some(g, std::min(groups, g + grain));
+  }
+  FLINT_RETURN_IF_ERROR(failed);
+  if (progress_ != nullptr) progress_->advance(t.n_bytes);
   cpu::WeightMatrix out = w;
-  out.data = copy.data();
+  out.data = copy;
   out.layout = cpu::Layout::kRows16;
   bytes_ += t.n_bytes;
-  copies_.push_back(std::move(copy));
   return out;
 }
 
@@ -50,9 +95,7 @@ Result<cpu::WeightMatrix> Binder::matrix(const std::string& name, std::vector<ui
   const gguf::TensorInfo* t = nullptr;
   FLINT_ASSIGN_OR_RETURN(cpu::WeightMatrix w, bind_matrix(name, shape, &t));
   if (repack_ == nullptr) return w;
-  // rows of one slice: an expert's (shape [n_in, n_out, n_expert]) or all
-  const auto slice = static_cast<int64_t>(shape.size() >= 2 ? shape[1] : 1);
-  return repack_->add(file_, *t, w, slice);
+  return repack_->add(file_, *t, w);
 }
 
 Result<cpu::WeightMatrix> Binder::table(const std::string& name, std::vector<uint64_t> shape) const {

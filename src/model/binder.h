@@ -1,13 +1,17 @@
 // Weight binding: finds tensors by name, checks their shape and type, and returns zero-copy
-// views. Errors name the file, the tensor, what was found and what was expected.
+// views, or repacked copies where the CPU kernels multiply those faster (RepackedWeights).
+// Errors name the file, the tensor, what was found and what was expected.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/weights.h"
+#include "core/file_reader.h"
 #include "core/page_memory.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
@@ -15,24 +19,33 @@
 namespace flint::model {
 
 // The weights a model holds repacked for this CPU's kernels (backend/cpu/repack.h: Q4_K in
-// groups of 16 interleaved rows where the kernels multiply those natively, AVX-512 VNNI), each
-// in anonymous memory of its own. The file's pages a copy came from are released as it is made,
-// so a weight is held once, and loading never holds more than one tensor twice.
+// groups of 16 interleaved rows where the kernels multiply those natively, AVX-512 VNNI), end to
+// end in one anonymous allocation of planned_bytes, made at the first copy. A copy's bytes are read from the file with pread, never
+// through the mapping, so they are not also held as pages of it (the engine does not touch
+// them: will_repack), and the mapped neighbours keep their 2 MiB pages.
 class RepackedWeights {
  public:
-  // pool: the threads that copy (nullptr: the caller's alone).
-  explicit RepackedWeights(ThreadPool* pool = nullptr) : pool_(pool) {}
+  // pool: the threads that copy while the model loads (nullptr: the caller's alone); progress:
+  // advanced by each tensor's bytes (nullptr: none). Neither is used after loading.
+  RepackedWeights(ThreadPool* pool = nullptr, Progress* progress = nullptr) : pool_(pool), progress_(progress) {}
 
-  // w (tensor t of file, read in slices of rows_per_slice rows) repacked, or w itself where it
-  // does not repack or this CPU's kernels would not gain.
-  Result<cpu::WeightMatrix> add(const gguf::GgufFile& file, const gguf::TensorInfo& t, const cpu::WeightMatrix& w,
-                                int64_t rows_per_slice);
+  // Whether tensor t of file, bound as a matrix (Binder::matrix), is repacked here.
+  static bool will_repack(const gguf::TensorInfo& t);
+  // The bytes of the tensors of file that will_repack (what loading will allocate for them).
+  static uint64_t planned_bytes(const gguf::GgufFile& file);
+
+  // w (tensor t of file) repacked, or w itself where it does not repack or the memory for the
+  // copies could not be had (the mapping then serves them, at the file layout's speed).
+  Result<cpu::WeightMatrix> add(const gguf::GgufFile& file, const gguf::TensorInfo& t, const cpu::WeightMatrix& w);
   uint64_t bytes() const { return bytes_; }
 
  private:
   ThreadPool* pool_;
-  std::vector<PageMemory> copies_;
-  uint64_t bytes_ = 0;
+  Progress* progress_;
+  std::optional<FileReader> reader_;  // the file, opened at the first copy
+  PageMemory copies_;                 // planned_bytes; empty before the first copy
+  bool no_memory_ = false;            // allocating it failed: nothing is repacked
+  uint64_t bytes_ = 0;                // of copies_, taken
 };
 
 class Binder {

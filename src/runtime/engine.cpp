@@ -16,7 +16,8 @@ constexpr int32_t kBlockSize = model::kKvBlockSize;
 }  // namespace
 
 Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpec& spec,
-                               int32_t n_ctx, int32_t n_seq, int32_t n_batch, DType kv_type) {
+                               int32_t n_ctx, int32_t n_seq, int32_t n_batch, DType kv_type,
+                               uint64_t repack_bytes) {
   FLINT_ASSIGN_OR_RETURN(const uint64_t kv_per_token, model::kv_bytes_per_token(spec, kv_type));
   FLINT_ASSIGN_OR_RETURN(const MemoryInfo mem, query_memory());
   MemoryPlan p;
@@ -24,9 +25,13 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   const uint64_t ctx_rounded = (static_cast<uint64_t>(n_ctx) + kBlockSize - 1) / kBlockSize * kBlockSize;
   p.kv_cache = kv_per_token * ctx_rounded * static_cast<uint64_t>(n_seq);
   p.work = model::work_bytes(spec, n_batch, n_ctx);
-  p.available = mem.available;
-  // Weights are mapped, not copied, but they must still fit in memory alongside everything else
-  // to run at speed; the KV cache and work buffers are new allocations.
+  // The repacked copies are new anonymous memory (the file's pages they come from are page
+  // cache the system may drop): they come out of what is available now.
+  p.repacked = repack_bytes;
+  p.available = mem.available > repack_bytes ? mem.available - repack_bytes : 0;
+  // Weights are mapped (or repacked, each copy replacing its mapped pages), and they must fit in
+  // memory alongside everything else to run at speed; the KV cache and work buffers are new
+  // allocations.
   const uint64_t needed = p.kv_cache + p.work;
   // The work buffers grow with the context too (attention scores), so the longest context that
   // fits is solved with both terms; subtracting the work of the requested (maybe absurd) context
@@ -65,8 +70,10 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   // What the model needs is planned from its metadata before anything is allocated: the KV
   // cache and work buffers here, the repacked weights (which replace their mapped pages one
   // tensor at a time) as part of the weights.
-  FLINT_ASSIGN_OR_RETURN(const model::ModelSpec spec, model::ModelSpec::from_gguf(e->file_));
-  FLINT_RETURN_IF_ERROR(model::check_architecture(e->file_, spec));
+  // The weights bound as views first (no copies): a file the model cannot use fails here,
+  // before anything is read or allocated; they are bound again below, repacked.
+  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = false}));
+  const model::ModelSpec spec = e->model_->spec();
   if (options.n_ctx < 0) return error("the context length must be positive, not {}", options.n_ctx);
   if (options.n_threads < 0 || options.n_threads > model::kMaxThreads) {
     return error("--threads {} is out of range (0 for all cores, or 1..{})", options.n_threads, model::kMaxThreads);
@@ -75,24 +82,30 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   if (e->n_ctx_ <= 0) return error("{}: the model gives no context length: pass --ctx", options.model_path);
   e->n_seq_max_ = std::max(1, options.n_seq);
   e->n_batch_ = std::max(1, options.n_batch);
-  FLINT_ASSIGN_OR_RETURN(e->plan_, plan_memory(e->file_, spec, e->n_ctx_, e->n_seq_max_, e->n_batch_, options.kv_type));
+  const uint64_t repack_bytes = options.repack ? model::RepackedWeights::planned_bytes(e->file_) : 0;
+  FLINT_ASSIGN_OR_RETURN(e->plan_, plan_memory(e->file_, spec, e->n_ctx_, e->n_seq_max_, e->n_batch_,
+                                               options.kv_type, repack_bytes));
 
-  // Touch every page of the weights once, with progress, so the first token is not slowed by
-  // page faults and a slow disk shows as progress rather than a hang. Pages stay file-backed but
-  // for the tensors the model then repacks (their pages are released as each is copied).
+  // Touch every page of the mapped weights once, with progress, so the first token is not
+  // slowed by page faults and a slow disk shows as progress rather than a hang; the tensors the
+  // model repacks are read (and the progress advanced) as it copies them, never mapped.
+  e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
   {
     uint64_t total = 0;
     for (const gguf::TensorInfo& t : e->file_.tensors()) total += t.n_bytes;
     Progress progress("loading", total, options.progress && total > (256ull << 20));
     volatile uint8_t sink = 0;
     for (const gguf::TensorInfo& t : e->file_.tensors()) {
+      if (options.repack && model::RepackedWeights::will_repack(t)) continue;
       const std::span<const uint8_t> data = e->file_.tensor_data(t);
       for (size_t i = 0; i < data.size(); i += 4096) sink = sink + data[i];
       progress.advance(t.n_bytes);
     }
+    if (options.repack) {
+      FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = true, .pool = e->pool_.get(),
+                                                                     .progress = &progress}));
+    }
   }
-  e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
-  FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = options.repack, .pool = e->pool_.get()}));
 
   const int32_t blocks_per_seq = (e->n_ctx_ + kBlockSize - 1) / kBlockSize;
   FLINT_ASSIGN_OR_RETURN(KvCache kv, KvCache::create({.type = options.kv_type,

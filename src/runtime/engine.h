@@ -36,7 +36,8 @@ struct EngineOptions {
 
 // What running a model will take, computed before anything is allocated.
 struct MemoryPlan {
-  uint64_t weights = 0;   // mapped from the file (not copied)
+  uint64_t weights = 0;   // from the file: mapped, or repacked (model::RepackedWeights)
+  uint64_t repacked = 0;  // of those, the bytes repacked into new memory
   uint64_t kv_cache = 0;
   uint64_t work = 0;      // activations of one forward pass
   uint64_t available = 0;
@@ -82,8 +83,8 @@ class Engine {
   Status forward(std::span<const model::SequenceInput> batch, float* logits);
 
   gguf::GgufFile file_;
+  std::unique_ptr<ThreadPool> pool_;  // before model_: the model keeps it (repacking) while it lives
   std::unique_ptr<model::Model> model_;
-  std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<KvCache> kv_;
   std::map<int32_t, Sequence> seqs_;
   int32_t next_seq_ = 0;
@@ -99,6 +100,7 @@ class Engine {
 // The memory a model needs for n_ctx tokens x n_seq sequences, against what the machine has;
 // an error with the numbers (and the longest context that would fit) when it does not fit.
 Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpec& spec,
-                               int32_t n_ctx, int32_t n_seq, int32_t n_batch, DType kv_type);
+                               int32_t n_ctx, int32_t n_seq, int32_t n_batch, DType kv_type,
+                               uint64_t repack_bytes = 0);
 
 }  // namespace flint::runtime

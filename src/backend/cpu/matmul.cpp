@@ -11,8 +11,9 @@
 namespace flint::cpu {
 namespace {
 
-// Each thread's decode scratch and the caller's activation buffer grow to the largest call and
-// are reused: a forward pass makes hundreds of matmul calls.
+// Each thread's buffers grow to the largest call and are reused (a forward pass makes hundreds
+// of matmul calls): 0 the caller's activations, 1 the kernels' scratch, 2 matmul_many's
+// activations, 3 interleaved groups read back into the file's format (run_gemm).
 std::vector<uint8_t>& thread_buffer(int which) {
   thread_local std::vector<uint8_t> buffers[4];
   return buffers[which];
@@ -38,6 +39,7 @@ int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_token
     const int tile = gemm_tile_rows(w.type, w.n_in);
     grain = (grain + tile - 1) / tile * tile;
   }
+  if (w.layout == Layout::kRows16) grain = (grain + kRows16Group - 1) / kRows16Group * kRows16Group;  // whole groups
   return grain;
 }
 

@@ -3,8 +3,8 @@
 // so a row's sum stays in its own lane from the first block to the last. Read in the file's
 // order, each row's 32-value sub-block sums have to be spread, scaled and reduced across lanes
 // with shuffles that compete with the multiplies for the same two vector pipes on Zen 4; one
-// token's Q4_K product was compute-bound at ~28 GB/s per core that way, and ~1.5-1.7x that
-// interleaved (same integer sums, so the same bits).
+// token's Q4_K product from L3 ran at 27.7 GB/s on one core that way and 52.8 GB/s interleaved
+// (53 and 100 on two cores; same integer sums, so the same bits).
 //
 // A group's super-block sb (values 256 sb .. 256 sb + 255 of its 16 rows) is 2304 bytes:
 //   [0, 32)       d of rows 0..15 (F16)
