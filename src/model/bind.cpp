@@ -6,7 +6,13 @@ namespace flint::model {
 
 Result<EmbeddingWeights> bind_embeddings(const Binder& b, const ModelSpec& s) {
   EmbeddingWeights w;
-  FLINT_ASSIGN_OR_RETURN(w.token_embd, b.table("token_embd.weight", {s.n_embd, s.n_vocab}));
+  // Tied, the table is also the output matrix (which may be repacked: rows are still looked up
+  // from it, read back one at a time); otherwise it is only looked up and stays mapped.
+  if (s.tied_embeddings) {
+    FLINT_ASSIGN_OR_RETURN(w.token_embd, b.matrix("token_embd.weight", {s.n_embd, s.n_vocab}));
+  } else {
+    FLINT_ASSIGN_OR_RETURN(w.token_embd, b.table("token_embd.weight", {s.n_embd, s.n_vocab}));
+  }
   FLINT_ASSIGN_OR_RETURN(w.output_norm, b.vector("output_norm.weight", s.n_embd));
   if (s.tied_embeddings) {
     w.output = w.token_embd;

@@ -26,8 +26,9 @@ Result<const gguf::TensorInfo*> Binder::find(const std::string& name,
   return t;
 }
 
-bool RepackedWeights::will_repack(const gguf::TensorInfo& t) {
-  if (cpu::best_kernels().gemm_rows16 == nullptr || t.name == "token_embd.weight" || t.shape.size() < 2) return false;
+bool RepackedWeights::will_repack(const gguf::GgufFile& file, const gguf::TensorInfo& t) {
+  if (cpu::best_kernels().gemm_rows16 == nullptr || t.shape.size() < 2) return false;
+  if (t.name == "token_embd.weight" && file.find_tensor("output.weight") != nullptr) return false;
   // rows of one slice: an expert's (shape [n_in, n_out, n_expert]) or all
   return cpu::rows16_supported(t.type, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.n_rows()),
                                static_cast<int64_t>(t.shape[1]));
@@ -35,13 +36,13 @@ bool RepackedWeights::will_repack(const gguf::TensorInfo& t) {
 
 uint64_t RepackedWeights::planned_bytes(const gguf::GgufFile& file) {
   uint64_t total = 0;
-  for (const gguf::TensorInfo& t : file.tensors()) total += will_repack(t) ? t.n_bytes : 0;
+  for (const gguf::TensorInfo& t : file.tensors()) total += will_repack(file, t) ? t.n_bytes : 0;
   return total;
 }
 
 Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const gguf::TensorInfo& t,
                                                const cpu::WeightMatrix& w) {
-  if (!will_repack(t) || no_memory_) return w;
+  if (!will_repack(file, t) || no_memory_) return w;
   if (copies_.data() == nullptr) {
     Result<PageMemory> all = PageMemory::allocate(planned_bytes(file));
     no_memory_ = !all.is_ok();

@@ -29,8 +29,9 @@ class RepackedWeights {
   // advanced by each tensor's bytes (nullptr: none). Neither is used after loading.
   RepackedWeights(ThreadPool* pool = nullptr, Progress* progress = nullptr) : pool_(pool), progress_(progress) {}
 
-  // Whether tensor t of file, bound as a matrix (Binder::matrix), is repacked here.
-  static bool will_repack(const gguf::TensorInfo& t);
+  // Whether tensor t of file is repacked when bound: a matrix of a type and shape the kernels
+  // take interleaved (token_embd only where it is also the output: tied, no output.weight).
+  static bool will_repack(const gguf::GgufFile& file, const gguf::TensorInfo& t);
   // The bytes of the tensors of file that will_repack (what loading will allocate for them).
   static uint64_t planned_bytes(const gguf::GgufFile& file);
 
@@ -58,8 +59,8 @@ class Binder {
   // A matrix with rows of `n_in` values that products read whole; `shape` is the full ggml shape
   // expected (3-D for stacked experts, read an expert's rows at a time).
   Result<cpu::WeightMatrix> matrix(const std::string& name, std::vector<uint64_t> shape) const;
-  // The same for a table whose rows are looked up one at a time (token embeddings): never
-  // repacked.
+  // The same for a table whose rows are only looked up one at a time (token embeddings when
+  // there is an output matrix): never repacked.
   Result<cpu::WeightMatrix> table(const std::string& name, std::vector<uint64_t> shape) const;
   // A 1-D float32 vector of n values (norm weights, rope factors).
   Result<const float*> vector(const std::string& name, uint64_t n) const;

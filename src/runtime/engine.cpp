@@ -96,7 +96,7 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
     Progress progress("loading", total, options.progress && total > (256ull << 20));
     volatile uint8_t sink = 0;
     for (const gguf::TensorInfo& t : e->file_.tensors()) {
-      if (options.repack && model::RepackedWeights::will_repack(t)) continue;
+      if (options.repack && model::RepackedWeights::will_repack(e->file_, t)) continue;
       const std::span<const uint8_t> data = e->file_.tensor_data(t);
       for (size_t i = 0; i < data.size(); i += 4096) sink = sink + data[i];
       progress.advance(t.n_bytes);

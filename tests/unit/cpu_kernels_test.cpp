@@ -254,43 +254,49 @@ struct Rows16Matrix {
   std::vector<uint8_t> packed;
   WeightMatrix w;
 };
-Rows16Matrix rows16_matrix(int64_t n_in, int64_t n_out, uint32_t seed) {
-  Rows16Matrix m{random_matrix(DType::Q4_K, n_in, n_out, seed), {}, {}};
+Rows16Matrix rows16_matrix(DType type, int64_t n_in, int64_t n_out, uint32_t seed) {
+  Rows16Matrix m{random_matrix(type, n_in, n_out, seed), {}, {}};
   m.packed.resize(m.file.bytes.size());
-  repack_rows16(DType::Q4_K, n_in, m.file.bytes.data(), m.packed.data(), 0, n_out / kRows16Group);
+  repack_rows16(type, n_in, m.file.bytes.data(), m.packed.data(), 0, n_out / kRows16Group);
   m.w = m.file.w;
   m.w.data = m.packed.data();
   m.w.layout = Layout::kRows16;
   return m;
 }
 
-TEST(Rows16, RepackingKeepsEveryBlock) {
+TEST(Rows16Layout, RepackingKeepsEveryBlock) {
   EXPECT_TRUE(rows16_supported(DType::Q4_K, 512, 64, 32));
   EXPECT_FALSE(rows16_supported(DType::Q4_K, 512, 40, 40));    // not whole groups
   EXPECT_FALSE(rows16_supported(DType::Q4_K, 512, 64, 24));    // slices that cut a group
   EXPECT_FALSE(rows16_supported(DType::Q4_K, 65792, 64, 64));  // wider than the kernels take
-  EXPECT_FALSE(rows16_supported(DType::Q6_K, 512, 64, 64));
-  const Rows16Matrix m = rows16_matrix(768, 48, 21);
-  EXPECT_NE(m.packed, m.file.bytes);
-  std::vector<uint8_t> back(m.file.bytes.size());
-  unpack_rows16(m.w, 0, 3, back.data());
-  EXPECT_EQ(back, m.file.bytes);
-  std::vector<uint8_t> tmp(m.w.row_bytes);
-  for (int64_t r : {0, 5, 16, 47}) {
-    const uint8_t* row = file_row(m.w, r, tmp.data());
-    EXPECT_EQ(0, std::memcmp(row, m.file.w.row(r), m.w.row_bytes)) << "row " << r;
+  EXPECT_TRUE(rows16_supported(DType::Q6_K, 512, 64, 64));
+  EXPECT_FALSE(rows16_supported(DType::Q5_K, 512, 64, 64));
+  for (DType type : {DType::Q4_K, DType::Q6_K}) {
+    const Rows16Matrix m = rows16_matrix(type, 768, 48, 21);
+    EXPECT_NE(m.packed, m.file.bytes);
+    std::vector<uint8_t> back(m.file.bytes.size());
+    unpack_rows16(m.w, 0, 3, back.data());
+    EXPECT_EQ(back, m.file.bytes) << dtype_name(type);
+    std::vector<uint8_t> tmp(m.w.row_bytes);
+    for (int64_t r : {0, 5, 16, 47}) {
+      const uint8_t* row = file_row(m.w, r, tmp.data());
+      EXPECT_EQ(0, std::memcmp(row, m.file.w.row(r), m.w.row_bytes)) << dtype_name(type) << " row " << r;
+    }
+    // a slice of whole groups (an expert's rows) starts where its first row did
+    EXPECT_EQ(m.w.rows(16, 32).data, m.packed.data() + 16 * m.w.row_bytes);
   }
-  // a slice of whole groups (an expert's rows) starts where its first row did
-  EXPECT_EQ(m.w.rows(16, 32).data, m.packed.data() + 16 * m.w.row_bytes);
 }
 
 // Every family multiplies the interleaved rows (AVX-512 VNNI in its own kernel for 1-4 tokens,
 // the others and prompts through the file's format) into the same bits as the file's rows, and
 // the reference and the embedding lookup read them alike.
-TEST(Rows16, EveryFamilyGivesTheFileOrdersBits) {
+class Rows16 : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Rows16, EveryFamilyGivesTheFileOrdersBits) {
+  const DType type = GetParam();
   // 65792: more super-blocks than the interleaved kernel's stack holds (it declines)
   for (const auto& [n_in, n_out] : {std::pair<int64_t, int64_t>{256, 16}, {2048, 48}, {768, 112}, {65792, 16}}) {
-    const Rows16Matrix m = rows16_matrix(n_in, n_out, static_cast<uint32_t>(n_in + n_out));
+    const Rows16Matrix m = rows16_matrix(type, n_in, n_out, static_cast<uint32_t>(n_in + n_out));
     for (int threads : {1, 2}) {
       ThreadPool pool(threads);
       for (int64_t n_tok : {1, 2, 3, 4, 5, 17}) {
@@ -301,7 +307,7 @@ TEST(Rows16, EveryFamilyGivesTheFileOrdersBits) {
           matmul(pool, *ks, m.file.w, x.data(), want.data(), n_tok);
           matmul(pool, *ks, m.w, x.data(), got.data(), n_tok);
           for (size_t i = 0; i < want.size(); ++i) {
-            ASSERT_EQ(got[i], want[i]) << isa_name(ks->isa) << " n_in " << n_in << " rows " << n_out << " threads "
+            ASSERT_EQ(got[i], want[i]) << dtype_name(type) << " " << isa_name(ks->isa) << " n_in " << n_in << " rows " << n_out << " threads "
                                        << threads << " tokens " << n_tok << " at " << i;
           }
         }
@@ -316,7 +322,7 @@ TEST(Rows16, EveryFamilyGivesTheFileOrdersBits) {
       ThreadPool pool(1);
       std::vector<float> want(static_cast<size_t>(n_out)), got(want.size(), -1.0f);
       matmul(pool, *ks, m.file.w, x.data(), want.data(), 1);
-      const GemmArgs args{.type = DType::Q4_K, .w = m.w.data, .w_row_bytes = m.w.row_bytes, .n_in = n_in,
+      const GemmArgs args{.type = type, .w = m.w.data, .w_row_bytes = m.w.row_bytes, .n_in = n_in,
                           .x = reinterpret_cast<const uint8_t*>(act.data()), .x_row_bytes = sizeof(ActQ8K) * act.size(),
                           .n_tok = 1, .y = got.data(), .y_stride = n_out, .r0 = 5, .r1 = n_out - 3};
       ASSERT_TRUE(ks->gemm_rows16(args));
@@ -342,9 +348,10 @@ TEST(Rows16, EveryFamilyGivesTheFileOrdersBits) {
 // A MoE step's jobs: experts sliced from one interleaved stack, beside a file-order matrix whose
 // rows do not come in sixteens (the chunks then cut inside groups, which the kernel computes
 // whole and stores in part).
-TEST(Rows16, ExpertSlicesInOnePassGiveWhatEachGivesAlone) {
-  const Rows16Matrix stack = rows16_matrix(512, 4 * 32, 8);  // 4 experts of 32 rows
-  const Matrix odd = random_matrix(DType::Q4_K, 512, 21, 9);
+TEST_P(Rows16, ExpertSlicesInOnePassGiveWhatEachGivesAlone) {
+  const DType type = GetParam();
+  const Rows16Matrix stack = rows16_matrix(type, 512, 4 * 32, 8);  // 4 experts of 32 rows
+  const Matrix odd = random_matrix(type, 512, 21, 9);
   const std::vector<float> x = gaussian(6 * 512, 10, 41);
   for (int64_t n_tok : {1, 3, 6}) {
     for (bool with_odd : {false, true}) {
@@ -373,6 +380,9 @@ TEST(Rows16, ExpertSlicesInOnePassGiveWhatEachGivesAlone) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Interleaved, Rows16, ::testing::Values(DType::Q4_K, DType::Q6_K),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 // A quantized activation row must hold exactly llama.cpp's values: the reference (activation.h)
 // gives them as floats.

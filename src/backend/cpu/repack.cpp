@@ -5,53 +5,64 @@
 namespace flint::cpu {
 namespace {
 
-constexpr int kQ4KBlockBytes = 144;  // d, dmin (F16), scales[12], qs[128]
-
-// The pieces of row r's Q4_K block in a group's super-block: f(offset in the group's
+// The pieces of row r's block in a group's super-block (repack.h): f(offset in the group's
 // super-block, offset in the file's block, bytes) for each.
 template <class F>
-void for_each_piece(int r, F f) {
-  f(2 * r, 0, 2);                                                        // d
-  f(32 + 2 * r, 2, 2);                                                   // dmin
-  for (int k = 0; k < 3; ++k) f(64 + 64 * k + 4 * r, 4 + 4 * k, 4);     // scales
-  for (int v = 0; v < 32; ++v) f(256 + 64 * v + 4 * r, 16 + 4 * v, 4);  // qs: v = 8c + m
+void for_each_piece(DType type, int r, F f) {
+  if (type == DType::Q4_K) {  // d, dmin (F16), scales[12], qs[128]
+    f(2 * r, 0, 2);                                                        // d
+    f(32 + 2 * r, 2, 2);                                                   // dmin
+    for (int k = 0; k < 3; ++k) f(64 + 64 * k + 4 * r, 4 + 4 * k, 4);     // scales
+    for (int v = 0; v < 32; ++v) f(256 + 64 * v + 4 * r, 16 + 4 * v, 4);  // qs: v = 8c + m
+  } else {  // Q6_K: ql[128], qh[64], scales[16] (int8), d (F16)
+    f(2 * r, 208, 2);                                                       // d
+    for (int k = 0; k < 4; ++k) f(32 + 64 * k + 4 * r, 192 + 4 * k, 4);    // scales
+    for (int v = 0; v < 32; ++v) f(288 + 64 * v + 4 * r, 4 * v, 4);        // ql
+    for (int v = 0; v < 16; ++v) f(2336 + 64 * v + 4 * r, 128 + 4 * v, 4);  // qh
+  }
 }
 
+int block_bytes(DType type) { return type == DType::Q4_K ? 144 : 210; }
+
 // Row `lane` of a group's super-block `in` into the file's block format at out.
-void unpack_block(const uint8_t* in, int lane, uint8_t* out) {
-  for_each_piece(lane, [&](int go, int bo, int n) { std::memcpy(out + bo, in + go, static_cast<size_t>(n)); });
+void unpack_block(DType type, const uint8_t* in, int lane, uint8_t* out) {
+  for_each_piece(type, lane, [&](int go, int bo, int n) { std::memcpy(out + bo, in + go, static_cast<size_t>(n)); });
 }
 
 }  // namespace
 
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice) {
-  return type == DType::Q4_K && n_in > 0 && n_in % 256 == 0 && n_in / 256 <= kRows16MaxSuperBlocks && n_out > 0 &&
-         n_out % kRows16Group == 0 && rows_per_slice > 0 && rows_per_slice % kRows16Group == 0;
+  return (type == DType::Q4_K || type == DType::Q6_K) && n_in > 0 && n_in % 256 == 0 &&
+         n_in / 256 <= kRows16MaxSuperBlocks && n_out > 0 && n_out % kRows16Group == 0 && rows_per_slice > 0 &&
+         rows_per_slice % kRows16Group == 0;
 }
 
 void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, int64_t g0, int64_t g1) {
-  FLINT_CHECK(type == DType::Q4_K && n_in % 256 == 0);
+  FLINT_CHECK((type == DType::Q4_K || type == DType::Q6_K) && n_in % 256 == 0);
   const int64_t n_sb = n_in / 256;
-  const uint64_t row_bytes = static_cast<uint64_t>(n_sb) * kQ4KBlockBytes;
+  const int bytes = block_bytes(type);
+  const uint64_t row_bytes = static_cast<uint64_t>(n_sb) * bytes, group_block = kRows16Group * static_cast<uint64_t>(bytes);
   for (int64_t g = g0; g < g1; ++g) {
     for (int64_t sb = 0; sb < n_sb; ++sb) {
-      uint8_t* out = dst + static_cast<uint64_t>(g * n_sb + sb) * kQ4KGroupBlockBytes;
+      uint8_t* out = dst + static_cast<uint64_t>(g * n_sb + sb) * group_block;
       for (int r = 0; r < kRows16Group; ++r) {
-        const uint8_t* in = src + static_cast<uint64_t>(g * kRows16Group + r) * row_bytes + sb * kQ4KBlockBytes;
-        for_each_piece(r, [&](int go, int bo, int n) { std::memcpy(out + go, in + bo, static_cast<size_t>(n)); });
+        const uint8_t* in = src + static_cast<uint64_t>(g * kRows16Group + r) * row_bytes + sb * bytes;
+        for_each_piece(type, r, [&](int go, int bo, int n) { std::memcpy(out + go, in + bo, static_cast<size_t>(n)); });
       }
     }
   }
 }
 
 void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst) {
-  FLINT_CHECK(w.layout == Layout::kRows16 && w.type == DType::Q4_K);
+  FLINT_CHECK(w.layout == Layout::kRows16 && (w.type == DType::Q4_K || w.type == DType::Q6_K));
   const int64_t n_sb = w.n_in / 256;
+  const int bytes = block_bytes(w.type);
+  const uint64_t group_block = kRows16Group * static_cast<uint64_t>(bytes);
   for (int64_t g = g0; g < g1; ++g) {
     for (int64_t sb = 0; sb < n_sb; ++sb) {
-      const uint8_t* in = w.data + static_cast<uint64_t>(g * n_sb + sb) * kQ4KGroupBlockBytes;
+      const uint8_t* in = w.data + static_cast<uint64_t>(g * n_sb + sb) * group_block;
       for (int r = 0; r < kRows16Group; ++r) {
-        unpack_block(in, r, dst + static_cast<uint64_t>((g - g0) * kRows16Group + r) * w.row_bytes + sb * kQ4KBlockBytes);
+        unpack_block(w.type, in, r, dst + static_cast<uint64_t>((g - g0) * kRows16Group + r) * w.row_bytes + sb * bytes);
       }
     }
   }
@@ -59,11 +70,12 @@ void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst) 
 
 const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* tmp) {
   if (w.layout == Layout::kRows) return w.row(r);
-  FLINT_CHECK(w.type == DType::Q4_K);
+  FLINT_CHECK(w.type == DType::Q4_K || w.type == DType::Q6_K);
   const int64_t n_sb = w.n_in / 256, g = r / kRows16Group;
-  const int lane = static_cast<int>(r % kRows16Group);
+  const int lane = static_cast<int>(r % kRows16Group), bytes = block_bytes(w.type);
+  const uint64_t group_block = kRows16Group * static_cast<uint64_t>(bytes);
   for (int64_t sb = 0; sb < n_sb; ++sb) {
-    unpack_block(w.data + static_cast<uint64_t>(g * n_sb + sb) * kQ4KGroupBlockBytes, lane, tmp + sb * kQ4KBlockBytes);
+    unpack_block(w.type, w.data + static_cast<uint64_t>(g * n_sb + sb) * group_block, lane, tmp + sb * bytes);
   }
   return tmp;
 }

@@ -1,20 +1,26 @@
-// Repacking Q4_K weights into groups of 16 interleaved rows (Layout::kRows16), for the decode
-// kernels of CPUs with AVX-512 VNNI: one 512-bit register then holds 4 bytes of each of 16 rows,
-// so a row's sum stays in its own lane from the first block to the last. Read in the file's
-// order, each row's 32-value sub-block sums have to be spread, scaled and reduced across lanes
+// Repacking Q4_K and Q6_K weights into groups of 16 interleaved rows (Layout::kRows16), for the
+// decode kernels of CPUs with AVX-512 VNNI: one 512-bit register then holds 4 bytes of each of 16
+// rows, so a row's sum stays in its own lane from the first block to the last. Read in the
+// file's order, each row's sub-block sums have to be spread, scaled and reduced across lanes
 // with shuffles that compete with the multiplies for the same two vector pipes on Zen 4; one
 // token's Q4_K product from L3 ran at 27.7 GB/s on one core that way and 52.8 GB/s interleaved
 // (53 and 100 on two cores; same integer sums, so the same bits).
 //
-// A group's super-block sb (values 256 sb .. 256 sb + 255 of its 16 rows) is 2304 bytes:
+// Q4_K: a group's super-block sb (values 256 sb .. 256 sb + 255 of its 16 rows) is 2304 bytes:
 //   [0, 32)       d of rows 0..15 (F16)
 //   [32, 64)      dmin of rows 0..15 (F16)
 //   [64, 256)     the 12 scale bytes of each row as three dwords: bytes 0-3 of rows 0..15, then
 //                 bytes 4-7 of rows 0..15, then bytes 8-11
 //   [256, 2304)   qs: 32 vectors of 64 bytes; vector 8c + m holds, for row r at 4r, the row's
 //                 qs[32c + 4m .. 32c + 4m + 3] (low nibbles: values 64c + 4m ..; high: 64c + 32 + 4m ..)
-// Group g's super-block sb is at (g * n_sb + sb) * 2304: the group takes the bytes its 16 rows
-// took, so a slice of whole groups (an expert's rows) starts where its first row did.
+// Q6_K: 3360 bytes:
+//   [0, 32)       d of rows 0..15 (F16)
+//   [32, 288)     the 16 int8 scales of each row as four dwords: scales 0-3 of rows 0..15, ...
+//   [288, 2336)   ql: 32 vectors; vector v holds, for row r at 4r, the row's ql[4v .. 4v + 3]
+//   [2336, 3360)  qh: 16 vectors; vector v holds, for row r at 4r, the row's qh[4v .. 4v + 3]
+// Group g's super-block sb is at (g * n_sb + sb) * 16 * (the type's block bytes): the group
+// takes the bytes its 16 rows took, so a slice of whole groups (an expert's rows) starts where
+// its first row did.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +31,7 @@
 namespace flint::cpu {
 
 inline constexpr int kQ4KGroupBlockBytes = 2304;
+inline constexpr int kQ6KGroupBlockBytes = 3360;
 
 // Super-blocks per row the interleaved kernels take (n_in up to 65536: their per-token
 // activation sums live on the stack).
