@@ -26,6 +26,12 @@ Result<const gguf::TensorInfo*> Binder::find(const std::string& name,
   return t;
 }
 
+namespace {
+// A copy's room in the allocation: from a cache line, so that the kernels' vector loads do not
+// straddle two (repack.h).
+uint64_t arena_bytes(const gguf::TensorInfo& t) { return (t.n_bytes + 63) / 64 * 64; }
+}  // namespace
+
 bool RepackedWeights::will_repack(const gguf::GgufFile& file, const gguf::TensorInfo& t) {
   if (cpu::best_kernels().gemm_rows16 == nullptr || t.shape.size() < 2) return false;
   if (t.name == "token_embd.weight" && file.find_tensor("output.weight") != nullptr) return false;
@@ -36,7 +42,7 @@ bool RepackedWeights::will_repack(const gguf::GgufFile& file, const gguf::Tensor
 
 uint64_t RepackedWeights::planned_bytes(const gguf::GgufFile& file) {
   uint64_t total = 0;
-  for (const gguf::TensorInfo& t : file.tensors()) total += will_repack(file, t) ? t.n_bytes : 0;
+  for (const gguf::TensorInfo& t : file.tensors()) total += will_repack(file, t) ? arena_bytes(t) : 0;
   return total;
 }
 
@@ -49,8 +55,8 @@ Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const
     if (no_memory_) return w;
     copies_ = std::move(*all);
   }
-  FLINT_CHECK(bytes_ + t.n_bytes <= copies_.size());  // will_repack(t) counted it
-  uint8_t* copy = copies_.data() + bytes_;
+  FLINT_CHECK(used_ + arena_bytes(t) <= copies_.size());  // will_repack(t) counted it
+  uint8_t* copy = copies_.data() + used_;
   if (file.from_file() && !reader_) {
     FLINT_ASSIGN_OR_RETURN(FileReader reader, FileReader::open(file.path()));
     reader_ = std::move(reader);
@@ -89,6 +95,7 @@ Result<cpu::WeightMatrix> RepackedWeights::add(const gguf::GgufFile& file, const
   out.data = copy;
   out.layout = cpu::Layout::kRows16;
   bytes_ += t.n_bytes;
+  used_ += arena_bytes(t);
   return out;
 }
 

@@ -46,7 +46,8 @@ class RepackedWeights {
   std::optional<FileReader> reader_;  // the file, opened at the first copy
   PageMemory copies_;                 // planned_bytes; empty before the first copy
   bool no_memory_ = false;            // allocating it failed: nothing is repacked
-  uint64_t bytes_ = 0;                // of copies_, taken
+  uint64_t bytes_ = 0;                // the tensors' bytes repacked
+  uint64_t used_ = 0;                 // of copies_, taken (each copy from a cache line)
 };
 
 class Binder {

@@ -5,20 +5,21 @@
 namespace flint::cpu {
 namespace {
 
-// The pieces of row r's block in a group's super-block (repack.h): f(offset in the group's
+// The pieces of row r's block in the group super-block at g (repack.h): f(offset in the group's
 // super-block, offset in the file's block, bytes) for each.
 template <class F>
-void for_each_piece(DType type, int r, F f) {
+void for_each_piece(DType type, const uint8_t* g, int r, F f) {
   if (type == DType::Q4_K) {  // d, dmin (F16), scales[12], qs[128]
     f(2 * r, 0, 2);                                                        // d
     f(32 + 2 * r, 2, 2);                                                   // dmin
     for (int k = 0; k < 3; ++k) f(64 + 64 * k + 4 * r, 4 + 4 * k, 4);     // scales
     for (int v = 0; v < 32; ++v) f(256 + 64 * v + 4 * r, 16 + 4 * v, 4);  // qs: v = 8c + m
   } else {  // Q6_K: ql[128], qh[64], scales[16] (int8), d (F16)
-    f(2 * r, 208, 2);                                                       // d
-    for (int k = 0; k < 4; ++k) f(32 + 64 * k + 4 * r, 192 + 4 * k, 4);    // scales
-    for (int v = 0; v < 32; ++v) f(288 + 64 * v + 4 * r, 4 * v, 4);        // ql
-    for (int v = 0; v < 16; ++v) f(2336 + 64 * v + 4 * r, 128 + 4 * v, 4);  // qh
+    const int v0 = q6_k_rows16_vectors(g), d = v0 == 0 ? kQ6KGroupBlockBytes - 32 : 0;
+    f(d + 2 * r, 208, 2);                                                      // d
+    for (int k = 0; k < 4; ++k) f(v0 + 64 * k + 4 * r, 192 + 4 * k, 4);       // scales
+    for (int v = 0; v < 32; ++v) f(v0 + 256 + 64 * v + 4 * r, 4 * v, 4);      // ql
+    for (int v = 0; v < 16; ++v) f(v0 + 2304 + 64 * v + 4 * r, 128 + 4 * v, 4);  // qh
   }
 }
 
@@ -26,7 +27,7 @@ int block_bytes(DType type) { return type == DType::Q4_K ? 144 : 210; }
 
 // Row `lane` of a group's super-block `in` into the file's block format at out.
 void unpack_block(DType type, const uint8_t* in, int lane, uint8_t* out) {
-  for_each_piece(type, lane, [&](int go, int bo, int n) { std::memcpy(out + bo, in + go, static_cast<size_t>(n)); });
+  for_each_piece(type, in, lane, [&](int go, int bo, int n) { std::memcpy(out + bo, in + go, static_cast<size_t>(n)); });
 }
 
 }  // namespace
@@ -47,7 +48,7 @@ void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, i
       uint8_t* out = dst + static_cast<uint64_t>(g * n_sb + sb) * group_block;
       for (int r = 0; r < kRows16Group; ++r) {
         const uint8_t* in = src + static_cast<uint64_t>(g * kRows16Group + r) * row_bytes + sb * bytes;
-        for_each_piece(type, r, [&](int go, int bo, int n) { std::memcpy(out + go, in + bo, static_cast<size_t>(n)); });
+        for_each_piece(type, out, r, [&](int go, int bo, int n) { std::memcpy(out + go, in + bo, static_cast<size_t>(n)); });
       }
     }
   }

@@ -13,11 +13,14 @@
 //                 bytes 4-7 of rows 0..15, then bytes 8-11
 //   [256, 2304)   qs: 32 vectors of 64 bytes; vector 8c + m holds, for row r at 4r, the row's
 //                 qs[32c + 4m .. 32c + 4m + 3] (low nibbles: values 64c + 4m ..; high: 64c + 32 + 4m ..)
-// Q6_K: 3360 bytes:
-//   [0, 32)       d of rows 0..15 (F16)
-//   [32, 288)     the 16 int8 scales of each row as four dwords: scales 0-3 of rows 0..15, ...
-//   [288, 2336)   ql: 32 vectors; vector v holds, for row r at 4r, the row's ql[4v .. 4v + 3]
-//   [2336, 3360)  qh: 16 vectors; vector v holds, for row r at 4r, the row's qh[4v .. 4v + 3]
+// Q6_K: 3360 bytes (52.5 cache lines), from v0 = q6_k_rows16_vectors(block address):
+//   [v0, v0 + 256)           the 16 int8 scales of each row as four dwords: scales 0-3 of rows
+//                            0..15, then 4-7, ...
+//   [v0 + 256, v0 + 2304)    ql: 32 vectors; vector v holds, for row r at 4r, the row's ql[4v ..]
+//   [v0 + 2304, v0 + 3328)   qh: 16 vectors; vector v holds, for row r at 4r, the row's qh[4v ..]
+// and d of rows 0..15 (F16) in the 32 bytes left, after them (v0 = 0) or before (v0 = 32): a block
+// that starts half-way into a cache line puts d first, so the vectors never straddle two lines
+// where the copy starts on a line (a 64-byte load across two lines costs two).
 // Group g's super-block sb is at (g * n_sb + sb) * 16 * (the type's block bytes): the group
 // takes the bytes its 16 rows took, so a slice of whole groups (an expert's rows) starts where
 // its first row did.
@@ -32,6 +35,9 @@ namespace flint::cpu {
 
 inline constexpr int kQ4KGroupBlockBytes = 2304;
 inline constexpr int kQ6KGroupBlockBytes = 3360;
+// Where a Q6_K group super-block's vectors start in it: 32 where the block starts in the second
+// half of a cache line, else 0.
+inline int q6_k_rows16_vectors(const uint8_t* block) { return (reinterpret_cast<uintptr_t>(block) & 32) != 0 ? 32 : 0; }
 
 // Super-blocks per row the interleaved kernels take (n_in up to 65536: their per-token
 // activation sums live on the stack).
