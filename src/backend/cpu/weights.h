@@ -9,7 +9,7 @@
 
 namespace flint::cpu {
 
-// How a matrix's bytes are ordered. kRows: row after row, as in the file. kRows16 (Q4_K only,
+// How a matrix's bytes are ordered. kRows: row after row, as in the file. kRows16 (Q4_K, Q6_K;
 // repack.h): each group of 16 rows is stored super-block by super-block with the 16 rows'
 // blocks interleaved, so a vector lane holds one row; a group takes the bytes its 16 rows took.
 enum class Layout : uint8_t { kRows, kRows16 };
