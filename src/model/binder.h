@@ -26,7 +26,7 @@ namespace flint::model {
 class RepackedWeights {
  public:
   // pool: the threads that copy while the model loads (nullptr: the caller's alone); progress:
-  // advanced by each tensor's bytes (nullptr: none). Neither is used after loading.
+  // advanced by each tensor's bytes (nullptr: none). Both are let go by finish_loading.
   RepackedWeights(ThreadPool* pool = nullptr, Progress* progress = nullptr) : pool_(pool), progress_(progress) {}
 
   // Whether tensor t of file is repacked when bound: a matrix of a type and shape the kernels
@@ -39,6 +39,12 @@ class RepackedWeights {
   // copies could not be had (the mapping then serves them, at the file layout's speed).
   Result<cpu::WeightMatrix> add(const gguf::GgufFile& file, const gguf::TensorInfo& t, const cpu::WeightMatrix& w);
   uint64_t bytes() const { return bytes_; }
+  // Loading is over: forgets the pool and progress it was given and closes the file.
+  void finish_loading() {
+    pool_ = nullptr;
+    progress_ = nullptr;
+    reader_.reset();
+  }
 
  private:
   ThreadPool* pool_;

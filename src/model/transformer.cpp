@@ -20,9 +20,11 @@ Status check_architecture(const gguf::GgufFile& file, const ModelSpec& spec) {
 Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file, const LoadOptions& options) {
   FLINT_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::from_gguf(file));
   FLINT_RETURN_IF_ERROR(check_architecture(file, spec));
-  if (spec.arch == "llama") return load_llama(file, std::move(spec), options);
-  if (spec.arch == "qwen3") return load_qwen3(file, std::move(spec), options);
-  return load_qwen3moe(file, std::move(spec), options);
+  Result<std::unique_ptr<Model>> model = spec.arch == "llama"   ? load_llama(file, std::move(spec), options)
+                                         : spec.arch == "qwen3" ? load_qwen3(file, std::move(spec), options)
+                                                                : load_qwen3moe(file, std::move(spec), options);
+  if (model) (*model)->finish_loading();
+  return model;
 }
 
 int64_t count_tokens(std::span<const SequenceInput> batch) {

@@ -107,6 +107,8 @@ class Model {
   const ModelSpec& spec() const { return spec_; }
   // Bytes of weights held repacked (in anonymous memory, not the mapping).
   uint64_t repacked_bytes() const { return repacked_.bytes(); }
+  // After binding (load_model): lets go of what loading used (LoadOptions' pool and progress).
+  void finish_loading() { repacked_.finish_loading(); }
 
   // Runs the batch; logits: [rows, n_vocab], one row per requested position, sequences in order.
   virtual Status forward(const ForwardContext& ctx, std::span<const SequenceInput> batch,
