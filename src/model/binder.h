@@ -19,10 +19,11 @@
 namespace flint::model {
 
 // The weights a model holds repacked for this CPU's kernels (backend/cpu/repack.h: Q4_K and Q6_K
-// in groups of 16 interleaved rows where the kernels multiply those natively, AVX-512 VNNI), end to
-// end in one anonymous allocation of planned_bytes, made at the first copy. A copy's bytes are read from the file with pread, never
-// through the mapping, so they are not also held as pages of it (the engine does not touch
-// them: will_repack), and the mapped neighbours keep their 2 MiB pages.
+// in groups of 16 interleaved rows where the kernels multiply those natively, AVX-512 VNNI), end
+// to end in one anonymous allocation of planned_bytes, made at the first copy. A copy's bytes are
+// read from the file with pread, never through the mapping, so they are not also held as pages
+// of it (the engine does not touch them: will_repack), and the mapped neighbours keep their 2 MiB
+// pages.
 class RepackedWeights {
  public:
   // pool: the threads that copy while the model loads (nullptr: the caller's alone); progress:
@@ -62,7 +63,6 @@ class Binder {
   // file's layout, zero-copy).
   explicit Binder(const gguf::GgufFile& file, RepackedWeights* repack = nullptr) : file_(file), repack_(repack) {}
 
-  const gguf::GgufFile& file() const { return file_; }
   // A matrix with rows of `n_in` values that products read whole; `shape` is the full ggml shape
   // expected (3-D for stacked experts, read an expert's rows at a time).
   Result<cpu::WeightMatrix> matrix(const std::string& name, std::vector<uint64_t> shape) const;

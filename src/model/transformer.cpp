@@ -11,18 +11,14 @@ Result<std::unique_ptr<Model>> load_llama(const gguf::GgufFile& file, ModelSpec 
 Result<std::unique_ptr<Model>> load_qwen3(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options);
 Result<std::unique_ptr<Model>> load_qwen3moe(const gguf::GgufFile& file, ModelSpec spec, const LoadOptions& options);
 
-Status check_architecture(const gguf::GgufFile& file, const ModelSpec& spec) {
-  if (spec.arch == "llama" || spec.arch == "qwen3" || spec.arch == "qwen3moe") return Status::ok();
-  return error("{}: architecture '{}' is not supported (flint runs llama, qwen3 and qwen3moe)",
-               file.path(), spec.arch);
-}
-
 Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file, const LoadOptions& options) {
   FLINT_ASSIGN_OR_RETURN(ModelSpec spec, ModelSpec::from_gguf(file));
-  FLINT_RETURN_IF_ERROR(check_architecture(file, spec));
-  Result<std::unique_ptr<Model>> model = spec.arch == "llama"   ? load_llama(file, std::move(spec), options)
-                                         : spec.arch == "qwen3" ? load_qwen3(file, std::move(spec), options)
-                                                                : load_qwen3moe(file, std::move(spec), options);
+  Result<std::unique_ptr<Model>> model =
+      spec.arch == "llama"      ? load_llama(file, std::move(spec), options)
+      : spec.arch == "qwen3"    ? load_qwen3(file, std::move(spec), options)
+      : spec.arch == "qwen3moe" ? load_qwen3moe(file, std::move(spec), options)
+                                : error("{}: architecture '{}' is not supported (flint runs llama, qwen3 and qwen3moe)",
+                                        file.path(), spec.arch);
   if (model) (*model)->finish_loading();
   return model;
 }

@@ -129,8 +129,6 @@ class Model {
 // Builds the model for the file's architecture (llama, qwen3, qwen3moe). Weights stay in the
 // mapping but those repacked (LoadOptions): `file` must outlive the model.
 Result<std::unique_ptr<Model>> load_model(const gguf::GgufFile& file, const LoadOptions& options = {});
-// An error naming the architecture when load_model has none for it.
-Status check_architecture(const gguf::GgufFile& file, const ModelSpec& spec);
 
 // Number of tokens in a batch, and of logits rows it produces.
 int64_t count_tokens(std::span<const SequenceInput> batch);

@@ -29,7 +29,7 @@ Result<MemoryPlan> plan_memory(const gguf::GgufFile& file, const model::ModelSpe
   // cache the system may drop): they come out of what is available now.
   p.repacked = repack_bytes;
   p.available = mem.available > repack_bytes ? mem.available - repack_bytes : 0;
-  // Weights are mapped (or repacked, each copy replacing its mapped pages), and they must fit in
+  // Weights are mapped (or repacked: read into new memory, never mapped), and they must fit in
   // memory alongside everything else to run at speed; the KV cache and work buffers are new
   // allocations.
   const uint64_t needed = p.kv_cache + p.work;
@@ -67,11 +67,9 @@ Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<Engine> e(new Engine());
   FLINT_ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::open(options.model_path));
-  // What the model needs is planned from its metadata before anything is allocated: the KV
-  // cache and work buffers here, the repacked weights (which replace their mapped pages one
-  // tensor at a time) as part of the weights.
   // The weights bound as views first (no copies): a file the model cannot use fails here,
-  // before anything is read or allocated; they are bound again below, repacked.
+  // before anything is read or allocated. What the model needs (KV cache, work buffers, the
+  // repacked copies) is then planned from the metadata, and the weights bound again, repacked.
   FLINT_ASSIGN_OR_RETURN(e->model_, model::load_model(e->file_, {.repack = false}));
   const model::ModelSpec spec = e->model_->spec();
   if (options.n_ctx < 0) return error("the context length must be positive, not {}", options.n_ctx);
