@@ -33,10 +33,10 @@ uint64_t arena_bytes(const gguf::TensorInfo& t) { return (t.n_bytes + 63) / 64 *
 }  // namespace
 
 bool RepackedWeights::will_repack(const gguf::GgufFile& file, const gguf::TensorInfo& t) {
-  if (cpu::best_kernels().gemm_rows16 == nullptr || t.shape.size() < 2) return false;
+  if (t.shape.size() < 2) return false;
   if (t.name == "token_embd.weight" && file.find_tensor("output.weight") != nullptr) return false;
   // rows of one slice: an expert's (shape [n_in, n_out, n_expert]) or all
-  return cpu::rows16_supported(t.type, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.n_rows()),
+  return cpu::rows16_pays(t.type, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.n_rows()),
                                static_cast<int64_t>(t.shape[1]));
 }
 

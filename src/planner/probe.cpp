@@ -120,7 +120,7 @@ Result<ProbeMatrix> make_matrix(DType type, int64_t n_in, uint64_t bytes) {
   m.w = {.type = type, .data = m.data.data(), .n_in = n_in, .n_out = rows, .row_bytes = row};
   // In the layout the engine would hold it in (model::RepackedWeights), so that the throughput
   // measured is the engine's.
-  if (cpu::best_kernels().gemm_rows16 != nullptr && cpu::rows16_supported(type, n_in, rows, rows)) {
+  if (cpu::rows16_pays(type, n_in, rows, rows)) {
     std::vector<uint8_t> packed(m.data.size());
     cpu::repack_rows16(type, n_in, m.data.data(), packed.data(), 0, rows / cpu::kRows16Group);
     m.data = std::move(packed);

@@ -156,12 +156,10 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
                         .scratch = buf};
     run_gemm(ks, w, args);
   };
-  if (n_tokens <= 4 && w.layout == Layout::kRows16) {  // chunks of whole groups
-    const int64_t unit = kRows16Group;
+  if (n_tokens <= 4) {
+    const int64_t unit = w.layout == Layout::kRows16 ? kRows16Group : 1;  // chunks of whole groups
     pool.parallel_for_guided(w.n_out / unit, std::max<int64_t>(1, decode_min_rows(w.row_bytes) / unit),
                              [&](int64_t begin, int64_t end) { rows(begin * unit, end * unit); });
-  } else if (n_tokens <= 4) {
-    pool.parallel_for_guided(w.n_out, decode_min_rows(w.row_bytes), rows);
   } else {
     pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), rows);
   }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "backend/cpu/kernels.h"
+
 namespace flint::cpu {
 namespace {
 
@@ -36,6 +38,10 @@ bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_
   return (type == DType::Q4_K || type == DType::Q6_K) && n_in > 0 && n_in % 256 == 0 &&
          n_in / 256 <= kRows16MaxSuperBlocks && n_out > 0 && n_out % kRows16Group == 0 && rows_per_slice > 0 &&
          rows_per_slice % kRows16Group == 0;
+}
+
+bool rows16_pays(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice) {
+  return best_kernels().gemm_rows16 != nullptr && rows16_supported(type, n_in, n_out, rows_per_slice);
 }
 
 void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, int64_t g0, int64_t g1) {

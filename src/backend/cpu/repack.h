@@ -46,6 +46,9 @@ inline constexpr int64_t kRows16MaxSuperBlocks = 256;
 // Whether a matrix of `type` with rows of n_in values and `n_out` rows (`rows_per_slice`: the rows
 // of each slice it is read in, an expert's, or n_out) is stored as kRows16 where the kernels can.
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice);
+// rows16_supported, and this CPU's kernels (best_kernels) multiply kRows16 themselves: where
+// the engine repacks such a matrix.
+bool rows16_pays(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice);
 
 // Groups [g0, g1) of src ([n_out][row_bytes] in the file's format) into dst (as many bytes as
 // src, in kRows16); disjoint group ranges can be repacked at once on several threads.
