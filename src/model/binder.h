@@ -18,12 +18,12 @@
 
 namespace flint::model {
 
-// The weights a model holds repacked for this CPU's kernels (backend/cpu/repack.h: Q4_K and Q6_K
-// in groups of 16 interleaved rows where the kernels multiply those natively, AVX-512 VNNI), end
-// to end in one anonymous allocation of planned_bytes, made at the first copy. A copy's bytes are
-// read from the file with pread, never through the mapping, so they are not also held as pages
-// of it (the engine does not touch them: will_repack), and the mapped neighbours keep their 2 MiB
-// pages.
+// The weights a model holds repacked for this CPU's kernels (backend/cpu/repack.h: Q4_0, Q8_0,
+// Q4_K and Q6_K in groups of 16 interleaved rows where the kernels multiply those natively,
+// AVX-512 VNNI), end to end in one anonymous allocation of planned_bytes, made at the first copy.
+// A copy's bytes are read from the file with pread, never through the mapping, so they are not
+// also held as pages of it (the engine does not touch them: will_repack), and the mapped
+// neighbours keep their 2 MiB pages.
 class RepackedWeights {
  public:
   // pool: the threads that copy while the model loads (nullptr: the caller's alone); progress:

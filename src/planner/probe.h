@@ -28,8 +28,8 @@ struct MachineIdentity {
   uint64_t mem_total = 0;
   std::string kernels;    // kernel family flint uses here ("avx2")
   std::string features;   // CPU features flint detected
-  // Weight layouts the engine repacks into here ("q4_K q6_K in 16-row groups"; empty: none): a
-  // probe from a build that read them in the file's order measured other kernels.
+  // Weight layouts the engine repacks into here ("q4_0 q8_0 q4_K q6_K in 16-row groups, ...";
+  // empty: none): a probe from a build that read them in another order measured other kernels.
   std::string layouts;
 
   bool operator==(const MachineIdentity&) const = default;

@@ -88,8 +88,13 @@ TEST_F(CliBenchPlan, ProbeBenchAndPlanAgreeOnThisMachine) {
   EXPECT_GE(tg["huge_pages_pct"].get<double>(), 0.0);
   EXPECT_LE(tg["huge_pages_pct"].get<double>(), 100.0);
 #endif
-  // A Q8_0 file has no weights the kernels take repacked (Q4_K only).
-  EXPECT_EQ(tg["repacked_bytes"].get<uint64_t>(), 0u);
+  // The Q8_0 matrices are held repacked where the kernels take them so (the probe names the
+  // layouts: AVX-512 VNNI; 1024-wide rows, in sixteens); none elsewhere.
+  if (probe["machine"]["layouts"].get<std::string>().empty()) {
+    EXPECT_EQ(tg["repacked_bytes"].get<uint64_t>(), 0u);
+  } else {
+    EXPECT_GT(tg["repacked_bytes"].get<uint64_t>(), 0u);
+  }
 
   // The plan for this machine, from the same probe, predicts what bench measured. ctest runs this
   // test alone (RUN_SERIAL), but CI machines are shared: the bound is generous, and BENCHMARKS.md

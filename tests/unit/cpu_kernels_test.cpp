@@ -247,8 +247,8 @@ TEST_P(MatmulKernels, TheBf16FamilyIsAvx512ButForBf16Weights) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulKernels, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
-// Q4_K repacked into groups of 16 interleaved rows (repack.h) holds the same blocks: read back,
-// row by row and group by group, it is the file's bytes.
+// Q4_K, Q6_K, Q4_0 and Q8_0 repacked into groups of 16 interleaved rows (repack.h) hold the
+// same blocks: read back, row by row and group by group, it is the file's bytes.
 struct Rows16Matrix {
   Matrix file;
   std::vector<uint8_t> packed;
@@ -270,8 +270,12 @@ TEST(Rows16Layout, RepackingKeepsEveryBlock) {
   EXPECT_FALSE(rows16_supported(DType::Q4_K, 512, 64, 24));    // slices that cut a group
   EXPECT_FALSE(rows16_supported(DType::Q4_K, 65792, 64, 64));  // wider than the kernels take
   EXPECT_TRUE(rows16_supported(DType::Q6_K, 512, 64, 64));
+  EXPECT_TRUE(rows16_supported(DType::Q4_0, 512, 64, 64));
+  EXPECT_TRUE(rows16_supported(DType::Q8_0, 512, 64, 64));
+  EXPECT_FALSE(rows16_supported(DType::Q4_0, 96, 64, 64));  // not whole 256-value super-blocks
   EXPECT_FALSE(rows16_supported(DType::Q5_K, 512, 64, 64));
-  for (DType type : {DType::Q4_K, DType::Q6_K}) {
+  EXPECT_FALSE(rows16_supported(DType::Q4_1, 512, 64, 64));
+  for (DType type : {DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q8_0}) {
     const Rows16Matrix m = rows16_matrix(type, 768, 48, 21);
     EXPECT_NE(m.packed, m.file.bytes);
     std::vector<uint8_t> back(m.file.bytes.size());
@@ -317,13 +321,16 @@ TEST_P(Rows16, EveryFamilyGivesTheFileOrdersBits) {
     if (const KernelSet* ks = kernels_for(Isa::kAvx512); ks != nullptr && n_in <= 65536) {
       ASSERT_NE(ks->gemm_rows16, nullptr);
       const std::vector<float> x = gaussian(static_cast<size_t>(n_in), 3, 41);
-      std::vector<ActQ8K> act(static_cast<size_t>(n_in / 256));
-      ks->quantize_q8k(x.data(), act.data(), n_in);
+      std::vector<ActQ8K> act_k(static_cast<size_t>(n_in / 256));
+      std::vector<ActQ8B> act_b(static_cast<size_t>(n_in / 32));
+      const bool k_quant = type == DType::Q4_K || type == DType::Q6_K;
+      if (k_quant) ks->quantize_q8k(x.data(), act_k.data(), n_in); else ks->quantize_q8b(x.data(), act_b.data(), n_in);
       ThreadPool pool(1);
       std::vector<float> want(static_cast<size_t>(n_out)), got(want.size(), -1.0f);
       matmul(pool, *ks, m.file.w, x.data(), want.data(), 1);
       const GemmArgs args{.type = type, .w = m.w.data, .w_row_bytes = m.w.row_bytes, .n_in = n_in,
-                          .x = reinterpret_cast<const uint8_t*>(act.data()), .x_row_bytes = sizeof(ActQ8K) * act.size(),
+                          .x = k_quant ? reinterpret_cast<const uint8_t*>(act_k.data()) : reinterpret_cast<const uint8_t*>(act_b.data()),
+                          .x_row_bytes = k_quant ? sizeof(ActQ8K) * act_k.size() : sizeof(ActQ8B) * act_b.size(),
                           .n_tok = 1, .y = got.data(), .y_stride = n_out, .r0 = 5, .r1 = n_out - 3};
       ASSERT_TRUE(ks->gemm_rows16(args));
       for (int64_t r = 0; r < n_out; ++r) {
@@ -381,7 +388,7 @@ TEST_P(Rows16, ExpertSlicesInOnePassGiveWhatEachGivesAlone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Interleaved, Rows16, ::testing::Values(DType::Q4_K, DType::Q6_K),
+INSTANTIATE_TEST_SUITE_P(Interleaved, Rows16, ::testing::Values(DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q8_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 // A quantized activation row must hold exactly llama.cpp's values: the reference (activation.h)

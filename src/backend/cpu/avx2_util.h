@@ -221,8 +221,8 @@ inline float float_dot_finish(__m256 lo, __m256 hi, const uint8_t* w, const floa
 // Fused matrix-vector kernels for 1..4 tokens (kernels_x86_direct.inc, one build per family);
 // false when `a.type` or the token count has none.
 bool direct_gemm_fused(const GemmArgs& a);
-// The same for weights in Layout::kRows16 (repack.h): Q4_K and Q6_K with AVX-512 VNNI; false
-// elsewhere.
+// The same for weights in Layout::kRows16 (repack.h): Q4_0, Q8_0, Q4_K and Q6_K with AVX-512
+// VNNI; false elsewhere.
 bool direct_gemm_rows16(const GemmArgs& a);
 
 // Attention for the query heads of one KV group over F16 (f16) or F32 keys and values, as

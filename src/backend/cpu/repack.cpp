@@ -11,7 +11,13 @@ namespace {
 // super-block, offset in the file's block, bytes) for each.
 template <class F>
 void for_each_piece(DType type, const uint8_t* g, int r, F f) {
-  if (type == DType::Q4_K) {  // d, dmin (F16), scales[12], qs[128]
+  if (type == DType::Q4_0 || type == DType::Q8_0) {  // 8 blocks of d (F16), qs[16] or qs[32]
+    const int block = type == DType::Q4_0 ? 18 : 34, vectors = (block - 2) / 4;
+    for (int j = 0; j < 8; ++j) {
+      f(32 * j + 2 * r, block * j, 2);                                                                  // d
+      for (int m = 0; m < vectors; ++m) f(256 + 64 * (vectors * j + m) + 4 * r, block * j + 2 + 4 * m, 4);  // qs
+    }
+  } else if (type == DType::Q4_K) {  // d, dmin (F16), scales[12], qs[128]
     f(2 * r, 0, 2);                                                        // d
     f(32 + 2 * r, 2, 2);                                                   // dmin
     for (int k = 0; k < 3; ++k) f(64 + 64 * k + 4 * r, 4 + 4 * k, 4);     // scales
@@ -20,12 +26,23 @@ void for_each_piece(DType type, const uint8_t* g, int r, F f) {
     const int v0 = q6_k_rows16_vectors(g), d = v0 == 0 ? kQ6KGroupBlockBytes - 32 : 0;
     f(d + 2 * r, 208, 2);                                                      // d
     for (int k = 0; k < 4; ++k) f(v0 + 64 * k + 4 * r, 192 + 4 * k, 4);       // scales
-    for (int v = 0; v < 32; ++v) f(v0 + 256 + 64 * v + 4 * r, 4 * v, 4);      // ql
-    for (int v = 0; v < 16; ++v) f(v0 + 2304 + 64 * v + 4 * r, 128 + 4 * v, 4);  // qh
+    // step s = 8n + m: ql vectors 16n + m and 16n + 8 + m, qh vector s
+    for (int v = 0; v < 32; ++v) f(v0 + 256 + 192 * (8 * (v / 16) + v % 8) + 64 * (v % 16 / 8) + 4 * r, 4 * v, 4);  // ql
+    for (int v = 0; v < 16; ++v) f(v0 + 256 + 192 * v + 128 + 4 * r, 128 + 4 * v, 4);                                // qh
   }
 }
 
-int block_bytes(DType type) { return type == DType::Q4_K ? 144 : 210; }
+// A row's bytes per 256 values.
+int block_bytes(DType type) {
+  switch (type) {
+    case DType::Q4_0:
+    case DType::Q4_K: return 144;
+    case DType::Q6_K: return 210;
+    default: return 272;  // Q8_0
+  }
+}
+
+bool repackable(DType type) { return type == DType::Q4_K || type == DType::Q6_K || type == DType::Q4_0 || type == DType::Q8_0; }
 
 // Row `lane` of a group's super-block `in` into the file's block format at out.
 void unpack_block(DType type, const uint8_t* in, int lane, uint8_t* out) {
@@ -35,7 +52,7 @@ void unpack_block(DType type, const uint8_t* in, int lane, uint8_t* out) {
 }  // namespace
 
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice) {
-  return (type == DType::Q4_K || type == DType::Q6_K) && n_in > 0 && n_in % 256 == 0 &&
+  return repackable(type) && n_in > 0 && n_in % 256 == 0 &&
          n_in / 256 <= kRows16MaxSuperBlocks && n_out > 0 && n_out % kRows16Group == 0 && rows_per_slice > 0 &&
          rows_per_slice % kRows16Group == 0;
 }
@@ -45,7 +62,7 @@ bool rows16_pays(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice
 }
 
 void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, int64_t g0, int64_t g1) {
-  FLINT_CHECK((type == DType::Q4_K || type == DType::Q6_K) && n_in % 256 == 0);
+  FLINT_CHECK(repackable(type) && n_in % 256 == 0);
   const int64_t n_sb = n_in / 256;
   const int bytes = block_bytes(type);
   const uint64_t row_bytes = static_cast<uint64_t>(n_sb) * bytes, group_block = kRows16Group * static_cast<uint64_t>(bytes);
@@ -61,7 +78,7 @@ void repack_rows16(DType type, int64_t n_in, const uint8_t* src, uint8_t* dst, i
 }
 
 void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst) {
-  FLINT_CHECK(w.layout == Layout::kRows16 && (w.type == DType::Q4_K || w.type == DType::Q6_K));
+  FLINT_CHECK(w.layout == Layout::kRows16 && repackable(w.type));
   const int64_t n_sb = w.n_in / 256;
   const int bytes = block_bytes(w.type);
   const uint64_t group_block = kRows16Group * static_cast<uint64_t>(bytes);
@@ -77,7 +94,7 @@ void unpack_rows16(const WeightMatrix& w, int64_t g0, int64_t g1, uint8_t* dst) 
 
 const uint8_t* file_row(const WeightMatrix& w, int64_t r, uint8_t* tmp) {
   if (w.layout == Layout::kRows) return w.row(r);
-  FLINT_CHECK(w.type == DType::Q4_K || w.type == DType::Q6_K);
+  FLINT_CHECK(repackable(w.type));
   const int64_t n_sb = w.n_in / 256, g = r / kRows16Group;
   const int lane = static_cast<int>(r % kRows16Group), bytes = block_bytes(w.type);
   const uint64_t group_block = kRows16Group * static_cast<uint64_t>(bytes);

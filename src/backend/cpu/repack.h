@@ -1,10 +1,12 @@
-// Repacking Q4_K and Q6_K weights into groups of 16 interleaved rows (Layout::kRows16), for the
-// decode kernels of CPUs with AVX-512 VNNI: one 512-bit register then holds 4 bytes of each of 16
-// rows, so a row's sum stays in its own lane from the first block to the last. Read in the
-// file's order, each row's sub-block sums have to be spread, scaled and reduced across lanes
-// with shuffles that compete with the multiplies for the same two vector pipes on Zen 4; one
-// token's Q4_K product from L3 ran at 27.7 GB/s on one core that way and 52.8 GB/s interleaved
-// (53 and 100 on two cores; same integer sums, so the same bits).
+// Repacking Q4_K, Q6_K, Q4_0 and Q8_0 weights into groups of 16 interleaved rows
+// (Layout::kRows16), for the decode kernels of CPUs with AVX-512 VNNI: one 512-bit register then
+// holds 4 bytes of each of 16 rows, so a row's sum stays in its own lane from the first block to
+// the last. Read in the file's order, each row's sub-block sums have to be spread, scaled and
+// reduced across lanes with shuffles that compete with the multiplies for the same two vector
+// pipes on Zen 4. One token's product from L3, file order -> interleaved, one core / two: Q4_K
+// 27 -> 58 / 53 -> 114 GB/s, Q4_0 30 -> 67 / 52 -> 117, Q8_0 41 -> 83 / 70 -> 145, Q6_K 29 -> 35
+// / 63 -> 89 (same integer sums, so the same bits). Every group super-block is read front to
+// back, in its kernel's order.
 //
 // Q4_K: a group's super-block sb (values 256 sb .. 256 sb + 255 of its 16 rows) is 2304 bytes:
 //   [0, 32)       d of rows 0..15 (F16)
@@ -16,11 +18,18 @@
 // Q6_K: 3360 bytes (52.5 cache lines), from v0 = q6_k_rows16_vectors(block address):
 //   [v0, v0 + 256)           the 16 int8 scales of each row as four dwords: scales 0-3 of rows
 //                            0..15, then 4-7, ...
-//   [v0 + 256, v0 + 2304)    ql: 32 vectors; vector v holds, for row r at 4r, the row's ql[4v ..]
-//   [v0 + 2304, v0 + 3328)   qh: 16 vectors; vector v holds, for row r at 4r, the row's qh[4v ..]
+//   [v0 + 256, v0 + 3328)    16 steps s = 8n + m of three vectors: ql vectors 16n + m and
+//                            16n + 8 + m, then qh vector s, where ql vector v holds, for row r at
+//                            4r, the row's ql[4v ..] and qh vector v its qh[4v ..] (what the
+//                            kernel takes together, side by side: the hardware prefetches one
+//                            stream, not three)
 // and d of rows 0..15 (F16) in the 32 bytes left, after them (v0 = 0) or before (v0 = 32): a block
 // that starts half-way into a cache line puts d first, so the vectors never straddle two lines
 // where the copy starts on a line (a 64-byte load across two lines costs two).
+// Q4_0 / Q8_0: a super-block is 8 blocks of 32 values, 2304 / 4352 bytes:
+//   [0, 256)      d of block j of rows 0..15 (F16) at 32 j
+//   [256, ...)    qs: V = 4 / 8 vectors per block; vector V j + m holds, for row r at 4r, the row's
+//                 qs[4m .. 4m + 3] of block j (Q4_0: low nibbles values 4m .., high ones 16 + 4m ..)
 // Group g's super-block sb is at (g * n_sb + sb) * 16 * (the type's block bytes): the group
 // takes the bytes its 16 rows took, so a slice of whole groups (an expert's rows) starts where
 // its first row did.
@@ -35,6 +44,8 @@ namespace flint::cpu {
 
 inline constexpr int kQ4KGroupBlockBytes = 2304;
 inline constexpr int kQ6KGroupBlockBytes = 3360;
+inline constexpr int kQ4_0GroupBlockBytes = 2304;
+inline constexpr int kQ8_0GroupBlockBytes = 4352;
 // Where a Q6_K group super-block's vectors start in it: 32 where the block starts in the second
 // half of a cache line, else 0.
 inline int q6_k_rows16_vectors(const uint8_t* block) { return (reinterpret_cast<uintptr_t>(block) & 32) != 0 ? 32 : 0; }
