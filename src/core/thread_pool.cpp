@@ -18,10 +18,15 @@ inline void cpu_relax() {
 // How long a worker keeps polling for the next job before it sleeps.
 constexpr auto kSpin = std::chrono::microseconds(1000);
 
+uint64_t pack(int64_t begin, int64_t end) { return static_cast<uint64_t>(begin) | (static_cast<uint64_t>(end) << 32); }
+int64_t low(uint64_t r) { return static_cast<int64_t>(r & 0xFFFFFFFFu); }
+int64_t high(uint64_t r) { return static_cast<int64_t>(r >> 32); }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  shares_ = std::make_unique<Share[]>(static_cast<size_t>(n_threads));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -34,21 +39,54 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunks() {
+bool ThreadPool::take(int i, bool front, int64_t* begin, int64_t* end) {
+  std::atomic<uint64_t>& range = shares_[static_cast<size_t>(i)].range;
+  uint64_t r = range.load(std::memory_order_relaxed);
   for (;;) {
-    int64_t begin = 0, len = grain_;
-    if (!guided_) {
-      begin = next_.fetch_add(grain_, std::memory_order_relaxed);
-      if (begin >= n_) return;
-    } else {
-      begin = next_.load(std::memory_order_relaxed);
-      do {
-        if (begin >= n_) return;
-        len = std::max(grain_, (n_ - begin) / (2 * size()));
-      } while (!next_.compare_exchange_weak(begin, begin + len, std::memory_order_relaxed));
+    const int64_t b = low(r), e = high(r);
+    if (b >= e) return false;
+    const int64_t len = std::max(grain_, (e - b) / 4);
+    const int64_t cut = front ? std::min(e, b + len) : std::max(b, e - len);
+    if (range.compare_exchange_weak(r, front ? pack(cut, e) : pack(b, cut), std::memory_order_relaxed)) {
+      *begin = front ? b : cut;
+      *end = front ? cut : e;
+      return true;
     }
+  }
+}
+
+void ThreadPool::run_chunks(int self) {
+  if (mode_ == Mode::kShares) {
+    int64_t begin = 0, end = 0;
+    for (;;) {
+      bool got = self < size() && take(self, true, &begin, &end);
+      while (!got) {  // the share with the most left, from its back
+        int victim = -1;
+        int64_t most = 0;
+        for (int i = 0; i < size(); ++i) {
+          const uint64_t r = shares_[static_cast<size_t>(i)].range.load(std::memory_order_relaxed);
+          if (high(r) - low(r) > most) {
+            most = high(r) - low(r);
+            victim = i;
+          }
+        }
+        if (victim < 0) return;
+        got = take(victim, false, &begin, &end);
+      }
+      try {
+        (*fn_)(begin, end);
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        if (!error_) error_ = std::current_exception();
+        for (int i = 0; i < size(); ++i) shares_[static_cast<size_t>(i)].range.store(0, std::memory_order_relaxed);
+      }
+    }
+  }
+  for (;;) {
+    const int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed);
+    if (begin >= n_) return;
     try {
-      (*fn_)(begin, std::min(n_, begin + len));
+      (*fn_)(begin, std::min(n_, begin + grain_));
     } catch (...) {
       std::lock_guard lock(mu_);
       if (!error_) error_ = std::current_exception();
@@ -84,22 +122,25 @@ void ThreadPool::worker_loop() {
       if (generation_of(s) != seen) break;  // a newer job: the loop above picks it up
     }
     if (generation_of(s) != seen || (s & kClosed)) continue;
-    run_chunks();
+    run_chunks(static_cast<int>(s & kJoinedMask) + 1);
     left_.fetch_add(1, std::memory_order_release);
   }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
-  run(n, grain, false, fn);
+  run(n, grain, Mode::kFixed, fn);
 }
 
-void ThreadPool::parallel_for_guided(int64_t n, int64_t min_grain,
-                                     const std::function<void(int64_t, int64_t)>& fn) {
-  run(n, min_grain, true, fn);
+void ThreadPool::parallel_for_shares(int64_t n, int64_t min_grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n >= (int64_t{1} << 31)) {
+    run(n, std::max(min_grain, n / (8 * size())), Mode::kFixed, fn);
+    return;
+  }
+  run(n, min_grain, Mode::kShares, fn);
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, bool guided, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::run(int64_t n, int64_t grain, Mode mode, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   if (workers_.empty() || n <= grain) {
@@ -109,9 +150,15 @@ void ThreadPool::run(int64_t n, int64_t grain, bool guided, const std::function<
   fn_ = &fn;
   n_ = n;
   grain_ = grain;
-  guided_ = guided;
+  mode_ = mode;
   error_ = nullptr;
   next_.store(0, std::memory_order_relaxed);
+  if (mode == Mode::kShares) {
+    const int parts = size();
+    for (int i = 0; i < parts; ++i) {
+      shares_[static_cast<size_t>(i)].range.store(pack(n * i / parts, n * (i + 1) / parts), std::memory_order_relaxed);
+    }
+  }
   left_.store(0, std::memory_order_relaxed);
   const uint32_t generation = generation_of(state_.load(std::memory_order_relaxed)) + 1;
   state_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
@@ -119,7 +166,7 @@ void ThreadPool::run(int64_t n, int64_t grain, bool guided, const std::function<
     std::lock_guard lock(mu_);
     if (sleepers_ > 0) wake_.notify_all();
   }
-  run_chunks();
+  run_chunks(0);
   // Every index is handed out: close the job to latecomers, then wait for the workers that
   // joined (they may still be running their last chunk), so fn stays alive until they are done.
   const uint64_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -37,15 +38,24 @@ class ThreadPool {
   // the remaining chunks are skipped, every worker finishes, and the first exception is rethrown
   // on the calling thread. Not reentrant: fn must not call parallel_for on the same pool.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
-  // As parallel_for, but each chunk is a 1 / (2 * size()) share of what is left, at least
-  // min_grain: long runs first (a decode step's weight rows stream from memory), and small last
-  // chunks, so no thread waits long for another's last one.
-  void parallel_for_guided(int64_t n, int64_t min_grain, const std::function<void(int64_t, int64_t)>& fn);
+  // As parallel_for, but [0, n) is first cut into size() equal shares, one per thread: each
+  // thread takes chunks from the front of its own share in order (so its chunks are one run of
+  // indexes, end to end), then from the back of whichever share has the most left (a share whose
+  // thread never joined is taken this way). Chunks are a quarter of what is left in their share,
+  // at least min_grain, so no thread waits long for another's last one. A decode step's weight
+  // rows are then read by each core as one stream, which the prefetchers keep ahead of, rather
+  // than a new stream every chunk (as with chunks handed out from one counter: llama3-1b decoded
+  // 2% faster this way). Above 2^31 indexes: as parallel_for with chunks of n / (8 * size()).
+  void parallel_for_shares(int64_t n, int64_t min_grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void run(int64_t n, int64_t grain, bool guided, const std::function<void(int64_t, int64_t)>& fn);
+  enum class Mode { kFixed, kShares };
+  void run(int64_t n, int64_t grain, Mode mode, const std::function<void(int64_t, int64_t)>& fn);
   void worker_loop();
-  void run_chunks();
+  // self: the thread's place in the job (the caller 0, workers 1.. in the order they joined).
+  void run_chunks(int self);
+  // A chunk of share i from its front (its thread) or its back (any other); false when it is empty.
+  bool take(int i, bool front, int64_t* begin, int64_t* end);
 
   // state_: the job's generation (high 32 bits), closed (bit 31), workers joined (low 31 bits).
   static constexpr uint64_t kClosed = uint64_t{1} << 31;
@@ -58,8 +68,13 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  bool guided_ = false;
-  std::atomic<int64_t> next_{0};   // next index to hand out
+  Mode mode_ = Mode::kFixed;
+  std::atomic<int64_t> next_{0};   // next index to hand out (kFixed)
+  // kShares: share i's indexes left, [low 32 bits, high 32 bits), one cache line each.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+  std::unique_ptr<Share[]> shares_;
   std::atomic<uint64_t> state_{0};
   std::atomic<int> left_{0};       // joined workers that are done with this job
   std::atomic<bool> stop_{false};

@@ -44,17 +44,20 @@ int64_t row_grain(const ThreadPool& pool, const WeightMatrix& w, int64_t n_token
 }
 
 // A decode step's smallest chunk: at least 16 KiB of rows, in fours (the kernels' row groups).
-// Chunks shrink from a quarter of the rows (two threads) to this, so the first are long runs
-// and the last leave no thread waiting long for the other.
+// Each thread reads its share of the rows (parallel_for_shares) in chunks that shrink to this,
+// so the last leave no thread waiting long for the other.
 int64_t decode_min_rows(uint64_t row_bytes) {
   return (static_cast<int64_t>(16384 / std::max<uint64_t>(1, row_bytes)) + 4) / 4 * 4;
 }
 
-// A decode chunk's first bytes, asked for at once before its kernel starts: the kernels ask for
-// weights about 12 KiB ahead of the block they multiply, so a run of rows that starts cold would
-// otherwise wait for its first 12 KiB a few lines at a time. Every chunk of every product starts
-// such a run; a MoE decode step starts ~25 per layer (its routed experts, ~300 KB each). MoE
-// decode ran 2% faster with it (in-process A/B over the same tokens, 30 rounds, three runs).
+// A decode chunk's first bytes, asked for at once before its kernel starts: the file-order
+// kernels ask for weights about 12 KiB ahead of the block they multiply (the interleaved ones
+// leave it to the hardware's prefetchers), so a run of rows that starts cold would otherwise
+// wait for its first 12 KiB a few lines at a time. Each thread's share of a product starts such
+// a run, and so does each chunk taken from another's; a MoE decode step's experts are ~300 KB
+// each. MoE decode ran 2% faster with it (in-process A/B over the same tokens, 30 rounds, three
+// runs, when every chunk started a run); where a chunk follows on from the thread's last, the
+// lines are on their way already and the asking costs a few instructions.
 void prefetch_start(const WeightMatrix& w, int64_t r0, int64_t r1) {
   constexpr uint64_t kStartBytes = 12288;
   const uint8_t* p = w.data + static_cast<uint64_t>(r0) * w.row_bytes;
@@ -159,7 +162,7 @@ void matmul(ThreadPool& pool, const KernelSet& ks, const WeightMatrix& w, const 
   };
   if (n_tokens <= 4) {
     const int64_t unit = w.layout == Layout::kRows16 ? kRows16Group : 1;  // chunks of whole groups
-    pool.parallel_for_guided(w.n_out / unit, std::max<int64_t>(1, decode_min_rows(w.row_bytes) / unit),
+    pool.parallel_for_shares(w.n_out / unit, std::max<int64_t>(1, decode_min_rows(w.row_bytes) / unit),
                              [&](int64_t begin, int64_t end) { rows(begin * unit, end * unit); });
   } else {
     pool.parallel_for(w.n_out, row_grain(pool, w, n_tokens, w.n_out), rows);
@@ -231,7 +234,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
   bool decode = true;
   for (const MatmulJob& job : jobs) decode = decode && job.n_tokens <= 4;
   if (decode) {
-    // The jobs' rows end to end (first[j]: job j's first), in shrinking chunks as matmul's, a
+    // The jobs' rows end to end (first[j]: job j's first), in shares and chunks as matmul's, a
     // chunk running on from one job into the next: a decode step's experts read in long runs.
     // Counted in units of 16 rows where a job is interleaved in groups of 16 (and every job's
     // rows come in sixteens), so that chunks cut between groups.
@@ -244,7 +247,7 @@ void matmul_many(ThreadPool& pool, const KernelSet& ks, std::span<const MatmulJo
     std::vector<int64_t> first(jobs.size() + 1, 0);
     for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + (jobs[j].n_tokens > 0 ? jobs[j].w->n_out / unit : 0);
     const uint64_t row_bytes = jobs.empty() ? 1 : std::max<uint64_t>(1, jobs.front().w->row_bytes);
-    pool.parallel_for_guided(first.back(), std::max<int64_t>(1, decode_min_rows(row_bytes) / unit), [&](int64_t begin, int64_t end) {
+    pool.parallel_for_shares(first.back(), std::max<int64_t>(1, decode_min_rows(row_bytes) / unit), [&](int64_t begin, int64_t end) {
       auto j = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), begin) - first.begin() - 1);
       for (; begin < end; ++j) {
         const int64_t stop = std::min(end, first[j + 1]);
