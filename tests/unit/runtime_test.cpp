@@ -201,12 +201,14 @@ TEST_F(RuntimeEngine, BadBatchesAreErrorsAndChangeNothing) {
 // bit, as the file's layout: a prompt (prompt tiles, and a few tokens per expert) and single
 // decode steps, dense and MoE.
 TEST(RuntimeRepack, RepackedWeightsGiveTheSameLogits) {
-  for (const char* preset : {"llama-tiny", "llama-moe-tiny"}) {
-    const std::string path = test::tmp_dir() + "/runtime-repack-" + preset + "-" + std::to_string(::getpid()) + ".gguf";
+  for (const auto& [preset, ftype] : {std::pair{"llama-tiny", model::FileType::Q4_K_M}, {"llama-moe-tiny", model::FileType::Q4_K_M},
+                                       {"llama-tiny", model::FileType::Q4_0}, {"llama-moe-tiny", model::FileType::Q8_0}}) {
+    const std::string path = test::tmp_dir() + "/runtime-repack-" + preset + "-" + std::to_string(static_cast<uint32_t>(ftype)) +
+                             "-" + std::to_string(::getpid()) + ".gguf";
     model::GenOptions o;
     o.shape = *model::find_preset(preset);
     o.shape.n_vocab = 300;
-    o.ftype = model::FileType::Q4_K_M;
+    o.ftype = ftype;
     o.seed = 4;
     o.output = path;
     o.progress = false;
@@ -218,7 +220,7 @@ TEST(RuntimeRepack, RepackedWeightsGiveTheSameLogits) {
                                                         .repack = repack});
       ASSERT_TRUE(e.is_ok()) << e.status().message();
       const bool kernels_repack = cpu::best_kernels().gemm_rows16 != nullptr;
-      EXPECT_EQ((*e)->repacked_bytes() > 0, repack && kernels_repack) << preset;
+      EXPECT_EQ((*e)->repacked_bytes() > 0, repack && kernels_repack) << preset << " " << static_cast<uint32_t>(ftype);
       Result<int32_t> seq = (*e)->add_sequence();
       ASSERT_TRUE(seq.is_ok());
       std::vector<float> all;
@@ -236,7 +238,9 @@ TEST(RuntimeRepack, RepackedWeightsGiveTheSameLogits) {
     }
     std::filesystem::remove(path);
     ASSERT_EQ(runs[0].size(), runs[1].size());
-    for (size_t i = 0; i < runs[0].size(); ++i) ASSERT_EQ(runs[0][i], runs[1][i]) << preset << " at " << i;
+    for (size_t i = 0; i < runs[0].size(); ++i) {
+      ASSERT_EQ(runs[0][i], runs[1][i]) << preset << " " << static_cast<uint32_t>(ftype) << " at " << i;
+    }
   }
 }
 
