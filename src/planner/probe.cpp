@@ -197,7 +197,10 @@ MachineIdentity this_machine() {
   if (Result<MemoryInfo> mem = query_memory(); mem.is_ok()) m.mem_total = mem->total;
   m.kernels = cpu::isa_name(cpu::best_isa());
   m.features = cpu::cpu_features().summary();
-  if (cpu::best_kernels().gemm_rows16 != nullptr) m.layouts = "q4_0 q8_0 q4_K q6_K in 16-row groups, q6_K by kernel step";
+  if (cpu::best_kernels().gemm_rows16 != nullptr) {
+    m.layouts = fmt::format("q4_0 q8_0 q4_K q6_K in 16-row groups, q6_K by kernel step, prefetch {} B",
+                            cpu::rows16_prefetch_bytes());
+  }
   return m;
 }
 

@@ -25,7 +25,10 @@ uint64_t xgetbv0() {
 CpuFeatures detect() {
   CpuFeatures f;
   unsigned a, b, c, d;
+  if (__get_cpuid(0, &a, &b, &c, &d)) f.amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  f.family = (a >> 8) & 0xF;
+  if (f.family == 0xF) f.family += (a >> 20) & 0xFF;
   const bool fma = c & bit_FMA, f16c = c & bit_F16C, osxsave = c & bit_OSXSAVE, avx = c & bit_AVX;
   if (!osxsave || !avx) return f;
   const uint64_t xcr0 = xgetbv0();

@@ -15,6 +15,8 @@ struct CpuFeatures {
   bool avx512vnni = false;
   bool avx512bf16 = false;
   bool avxvnni = false;
+  bool amd = false;         // AuthenticAMD
+  unsigned family = 0;      // CPUID's display family (AMD Zen 4: 0x19, Zen 5: 0x1A)
   // AArch64
   bool neon = false;
   bool dotprod = false;  // SDOT/UDOT (Armv8.2 DotProd)

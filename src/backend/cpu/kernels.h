@@ -39,6 +39,9 @@ struct GemmArgs {
   int64_t r0 = 0, r1 = 0;      // the rows to compute
   int tile_rows = 1;           // gemm_tile_rows(type, n_in)
   uint8_t* scratch = nullptr;  // gemm_scratch_bytes(type, n_in) bytes, this thread's own
+  int rows16_prefetch = 0;     // gemm_rows16: how far ahead of the group super-block it multiplies
+                               // the kernel asks for the weights into L2, bytes (0: it leaves
+                               // them to the hardware's prefetchers; rows16_prefetch_bytes())
 };
 
 // The x86 prompt GEMMs for the quantized types decode up to kTileRows rows at a time into an

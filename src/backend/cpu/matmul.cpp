@@ -86,6 +86,7 @@ void run_gemm(const KernelSet& ks, const WeightMatrix& w, const GemmArgs& args) 
       p.n_tok = std::min<int64_t>(4, args.n_tok - t0);
       p.x = args.x + static_cast<uint64_t>(t0) * args.x_row_bytes;
       p.y = args.y + t0 * args.y_stride;
+      p.rows16_prefetch = rows16_prefetch_bytes();
       return p;
     };
     if (ks.gemm_rows16(part(0))) {  // the family takes this type and width: every part then

@@ -1,5 +1,6 @@
 #include "backend/cpu/repack.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
@@ -50,6 +51,19 @@ void unpack_block(DType type, const uint8_t* in, int lane, uint8_t* out) {
 }
 
 }  // namespace
+
+int rows16_prefetch_bytes() {
+  static const int bytes = [] {
+    if (const char* want = std::getenv("FLINT_ROWS16_PREFETCH")) {
+      char* end = nullptr;
+      const long v = std::strtol(want, &end, 10);
+      if (end != want && *end == '\0' && v >= 0 && v <= 65536) return static_cast<int>(v);
+    }
+    const CpuFeatures& f = cpu_features();
+    return f.amd && f.family == 0x19 ? 0 : 6144;
+  }();
+  return bytes;
+}
 
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice) {
   return repackable(type) && n_in > 0 && n_in % 256 == 0 &&

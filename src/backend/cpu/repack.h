@@ -54,6 +54,16 @@ inline int q6_k_rows16_vectors(const uint8_t* block) { return (reinterpret_cast<
 // activation sums live on the stack).
 inline constexpr int64_t kRows16MaxSuperBlocks = 256;
 
+// How far ahead the interleaved kernels ask for their weights on this CPU (GemmArgs::
+// rows16_prefetch): FLINT_ROWS16_PREFETCH=bytes (0-65536; for measuring another CPU) where set,
+// else 0 on AMD family 0x19 (Zen 4) and 6 KiB elsewhere. The two CPUs measured disagree: on the
+// Zen 4 the hardware's prefetchers kept up with the kernels' address order by themselves and any
+// software prefetch cost bandwidth (llama3-1b Q4_K_M decode 1.06x without); on the Zen 5 (family
+// 0x1A) one core alone reads only ~28 GB/s of a ~60 GB/s memory, the prefetchers stay too close,
+// and 6 KiB into L2 took Q4_0 / Q4_K_M / the MoE's decode from 47 / 46 / 128 to 70 / 67 / 172
+// tokens/s (4 and 8 KiB 1-4% less, 12 KiB 5% less).
+int rows16_prefetch_bytes();
+
 // Whether a matrix of `type` with rows of n_in values and `n_out` rows (`rows_per_slice`: the rows
 // of each slice it is read in, an expert's, or n_out) is stored as kRows16 where the kernels can.
 bool rows16_supported(DType type, int64_t n_in, int64_t n_out, int64_t rows_per_slice);
