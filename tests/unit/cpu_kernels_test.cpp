@@ -472,6 +472,25 @@ TEST(ExpKernel, EveryFamilyIsWithinAFewUlpOfStdExp) {
       }
     }
     EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum);
+    // an element gives the same bits wherever it falls in the call (16-wide body, 8-wide, tail)
+    for (size_t at : {size_t{5}, size_t{997}, size_t{1002}}) {
+      float one = x[at];
+      ks->exp_shift(&one, 1, 0.5f);
+      ASSERT_EQ(std::bit_cast<uint32_t>(one), std::bit_cast<uint32_t>(y[at])) << isa_name(ks->isa) << " at " << at;
+    }
+  }
+}
+
+TEST(RowMaxKernel, EveryFamilyFindsTheLargest) {
+  for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 128, 129}) {
+    for (int64_t where = 0; where < n; where += std::max<int64_t>(1, n / 5)) {
+      std::vector<float> x = gaussian(static_cast<size_t>(n), static_cast<uint32_t>(n));
+      for (float& v : x) v = -std::abs(v) - 1.0f;  // all negative, so a zero from nowhere would show
+      x[static_cast<size_t>(where)] = -0.5f;
+      for (const KernelSet* ks : families()) {
+        ASSERT_EQ(ks->row_max(x.data(), n), -0.5f) << isa_name(ks->isa) << " n " << n << " at " << where;
+      }
+    }
   }
 }
 
@@ -550,17 +569,24 @@ TEST(AttentionKernels, KeyScoresAreTheSameBitsInEveryFamily) {
           std::memcpy(at, type == DType::F16 ? static_cast<const void*>(&h) : &f, eb);
         }
       }
-      for (int32_t group : {1, 4, 6}) {
-        const std::vector<float> q = gaussian(static_cast<size_t>(group * d), 8);
+      // Two KV heads in one call: the second a copy of the first, after a gap of NaNs that a
+      // head read at the wrong place would bring into its scores.
+      const uint64_t head_bytes = keys.size() + 96;
+      std::vector<uint8_t> two(head_bytes + keys.size(), 0xff);
+      std::memcpy(two.data(), keys.data(), keys.size());
+      std::memcpy(two.data() + head_bytes, keys.data(), keys.size());
+      for (auto [group, heads] : {std::pair{1, 1}, {4, 1}, {6, 1}, {4, 2}, {3, 2}}) {
+        const std::vector<float> q = gaussian(static_cast<size_t>(heads * group * d), 8);
         for (int64_t n : {16, 11, 5}) {
-          const AttnKeys k{.data = keys.data(), .stride = stride, .n = n, .d = d, .group = group, .next = keys.data()};
+          const AttnKeys k{.data = heads == 1 ? keys.data() : two.data(), .stride = stride, .n = n, .d = d,
+                           .group = group, .next = keys.data(), .heads = heads, .head_bytes = head_bytes};
           auto run = [&](const KernelSet* ks) {
-            std::vector<float> scores(static_cast<size_t>(group * 20), -1.0f);
+            std::vector<float> scores(static_cast<size_t>(heads * group * 20), -1.0f);
             (type == DType::F16 ? ks->group_scores_f16 : ks->group_scores_f32)(k, q.data(), 0.125f, scores.data(), 20);
             return scores;
           };
           const std::vector<float> want = run(scalar);
-          for (int32_t h = 0; h < group; ++h) {  // the scalar one against float64, and what lies past n untouched
+          for (int32_t h = 0; h < heads * group; ++h) {  // the scalar one against float64, and what lies past n untouched
             for (int64_t j = 0; j < 20; ++j) {
               const float got = want[static_cast<size_t>(h * 20 + j)];
               if (j >= n) {
@@ -580,7 +606,8 @@ TEST(AttentionKernels, KeyScoresAreTheSameBitsInEveryFamily) {
             const std::vector<float> got = run(ks);
             for (size_t i = 0; i < got.size(); ++i) {
               ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
-                  << isa_name(ks->isa) << " " << dtype_name(type) << " d " << d << " group " << group << " n " << n << " at " << i;
+                  << isa_name(ks->isa) << " " << dtype_name(type) << " d " << d << " group " << group << " heads " << heads
+                  << " n " << n << " at " << i;
             }
           }
         }

@@ -58,10 +58,12 @@ size_t gemm_scratch_bytes(DType type, int64_t n_in);
 // kept between spans of a row.
 inline constexpr size_t kBf16SavedBytes = 64 * 6 * 16 * sizeof(float);
 
-// A run of n cached value rows of one KV head: row j at data + j * stride bytes, d values each;
-// `group` query heads read them. `next` (or nullptr): the rows the caller reads after these (the
-// same layout, at least n of them), which the kernels ask the memory for while they work: the
-// cache's blocks are a few KiB apart, too short a run for the hardware's prefetch.
+// A run of n cached value rows of `heads` KV heads side by side (one block of the cache): head
+// g's row j at data + g * head_bytes + j * stride bytes, d values each; `group` query heads read
+// each KV head. `next` (or nullptr): the rows the caller reads after these (the same layout, at
+// least n of them), which the kernels ask the memory for while they work: the cache's blocks are
+// a few KiB apart, too short a run for the hardware's prefetch. One call covers a block's KV heads,
+// so what a call costs besides its multiply-adds is paid once per block, not once per head.
 struct AttnRows {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;
@@ -69,12 +71,15 @@ struct AttnRows {
   int32_t d = 0;
   int32_t group = 1;
   const uint8_t* next = nullptr;
+  int32_t heads = 1;
+  uint64_t head_bytes = 0;
 };
 
-// n cached keys of one KV head stored by column (attention.h): value i of key j at data + i *
-// stride + j * (2 or 4) bytes, so a vector load reads one value of consecutive keys and a score
-// needs no horizontal sum; d values each, `group` query heads read them. `next` (or nullptr):
-// d * stride bytes the caller reads next, asked for while the kernel works.
+// n cached keys of `heads` KV heads side by side, stored by column (attention.h): value i of
+// head g's key j at data + g * head_bytes + i * stride + j * (2 or 4) bytes, so a vector load
+// reads one value of consecutive keys and a score needs no horizontal sum; d values each, `group`
+// query heads read each KV head. `next` (or nullptr): the keys the caller reads next (the same
+// layout), asked for while the kernel works.
 struct AttnKeys {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;  // bytes per column: the block's positions times the element size
@@ -82,6 +87,8 @@ struct AttnKeys {
   int32_t d = 0;
   int32_t group = 1;
   const uint8_t* next = nullptr;
+  int32_t heads = 1;
+  uint64_t head_bytes = 0;
 };
 
 struct KernelSet {
@@ -103,18 +110,22 @@ struct KernelSet {
   // nullptr in families that have none.
   bool (*gemm_rows16)(const GemmArgs& args);
 
-  // Attention for the `group` query heads that share one KV head, over a run of cached keys or
-  // value rows (F16 or F32; see attention.h for the layout):
-  //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), key j)   q: [group][d]
+  // Attention for the `group` query heads that share each of `heads` KV heads, over a run of
+  // cached keys or value rows (F16 or F32; see attention.h for the layout); query head h = g *
+  // group + h' reads KV head g:
+  //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), key j of its KV head)
+  //                                                        q: [heads * group][d]
   // Every family forms a score in the same order, so gives the same bits: two chains of fused
   // multiply-adds, over the even and the odd i, then scale * (even + odd).
   void (*group_scores_f16)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
   void (*group_scores_f32)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
-  //   out[h * d + i] += sum_j p[h * ld + j] * row_j[i]                 out: [group][d]
+  //   out[h * d + i] += sum_j p[h * ld + j] * row_j[i] of its KV head  out: [heads * group][d]
   void (*group_accum_f16)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
   float (*exp_shift)(float* x, int64_t n, float shift);
+  // The largest of x[0 .. n), n > 0 (a score row: no NaN).
+  float (*row_max)(const float* x, int64_t n);
   // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i], each element alone.
   void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Memory probes: a sum over n bytes (n a multiple of 128) that forces every load, and the

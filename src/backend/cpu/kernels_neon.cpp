@@ -4,6 +4,7 @@
 // them. Weight levels are at most 127, so the unsigned panels multiply as signed bytes.
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -196,6 +197,22 @@ float exp_shift(float* x, int64_t n, float shift) {
   return s;
 }
 
+float row_max(const float* x, int64_t n) {
+  int64_t i = 0;
+  float m = x[0];
+  if (n >= 4) {
+    float32x4_t a = vld1q_f32(x), b = a;
+    for (i = 4; i + 8 <= n; i += 8) {
+      a = vmaxq_f32(a, vld1q_f32(x + i));
+      b = vmaxq_f32(b, vld1q_f32(x + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) a = vmaxq_f32(a, vld1q_f32(x + i));
+    m = vmaxvq_f32(vmaxq_f32(a, b));
+  }
+  for (; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
 void axpy_f16(float a, const uint8_t* row, int32_t d, float* out) {
   int32_t i = 0;
   for (; i + 4 <= d; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), load4_f16(row + 2 * i), a));
@@ -242,6 +259,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
+    .row_max = row_max,
     .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,

@@ -1,6 +1,7 @@
 // The portable kernel family: plain C++ loops over the same panels and integer sums as the SIMD
 // families (built for the baseline target; the compiler vectorizes what it can). It runs where no
 // SIMD family applies and is what the SIMD families are tested against.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -65,8 +66,8 @@ bool gemm(const GemmArgs& a) { return gemm_dispatch(a); }
 template <bool kF16>
 void scores_by_column(const AttnKeys& k, const float* q, float scale, float* scores, int64_t ld) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
-  auto value = [&](int64_t j, int32_t i) {
-    const uint8_t* p = k.data + i * k.stride + static_cast<uint64_t>(j) * kEb;
+  auto value = [&](int32_t h, int64_t j, int32_t i) {
+    const uint8_t* p = k.data + (h / k.group) * k.head_bytes + i * k.stride + static_cast<uint64_t>(j) * kEb;
     if constexpr (kF16) {
       return h2f(rd16(p));
     } else {
@@ -75,16 +76,16 @@ void scores_by_column(const AttnKeys& k, const float* q, float scale, float* sco
       return f;
     }
   };
-  for (int32_t h = 0; h < k.group; ++h) {
+  for (int32_t h = 0; h < k.heads * k.group; ++h) {
     const float* qh = q + static_cast<int64_t>(h) * k.d;
     for (int64_t j = 0; j < k.n; ++j) {
       float even = 0.0f, odd = 0.0f;
       int32_t i = 0;
       for (; i + 2 <= k.d; i += 2) {
-        even = __builtin_fmaf(qh[i], value(j, i), even);
-        odd = __builtin_fmaf(qh[i + 1], value(j, i + 1), odd);
+        even = __builtin_fmaf(qh[i], value(h, j, i), even);
+        odd = __builtin_fmaf(qh[i + 1], value(h, j, i + 1), odd);
       }
-      if (i < k.d) even = __builtin_fmaf(qh[i], value(j, i), even);
+      if (i < k.d) even = __builtin_fmaf(qh[i], value(h, j, i), even);
       scores[h * ld + j] = (even + odd) * scale;
     }
   }
@@ -97,6 +98,7 @@ float exp_shift(float* x, int64_t n, float shift) {
   }
   return sum;
 }
+float row_max(const float* x, int64_t n) { return *std::max_element(x, x + n); }
 void silu_mul(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -140,6 +142,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
+    .row_max = row_max,
     .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,
