@@ -31,20 +31,22 @@ struct SequenceInput {
 };
 
 // The paged KV cache pool as the model sees it: layer l's K of block b starts at
-// base + b * block_stride + l * layer_stride (V follows K, see backend/cpu/attention.h); the
-// runtime's pool is layer-major (runtime/kv_cache.h).
+// base + b * block_stride + l * layer_stride, its V values_offset bytes later (see
+// backend/cpu/attention.h); the runtime's pool is layer-major (runtime/kv_cache.h).
 struct KvCacheView {
   DType type = DType::F16;
   uint8_t* base = nullptr;
   uint64_t block_stride = 0;
   uint64_t layer_stride = 0;
+  uint64_t values_offset = 0;
   int32_t block_size = 16;
   int32_t kv_dim = 0;
   int32_t head_dim = 0;
 
   cpu::PagedKvLayer layer(int32_t il) const {
     return {.type = type, .base = base + static_cast<uint64_t>(il) * layer_stride,
-            .block_stride = block_stride, .block_size = block_size, .kv_dim = kv_dim, .head_dim = head_dim};
+            .block_stride = block_stride, .values_offset = values_offset, .block_size = block_size,
+            .kv_dim = kv_dim, .head_dim = head_dim};
   }
 };
 

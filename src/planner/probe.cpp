@@ -133,10 +133,11 @@ Result<ProbeMatrix> make_matrix(DType type, int64_t n_in, uint64_t bytes) {
 double measure_attention(ThreadPool& pool, int reps) {
   const cpu::AttentionShape shape{.n_head = 32, .n_head_kv = 8, .head_dim = 64, .scale = 0.125f};
   constexpr int32_t kBlock = 16, kTokens = 512, kKvDim = 8 * 64;
-  const uint64_t block_stride = 2ull * kBlock * kKvDim * sizeof(uint16_t);
-  std::vector<uint8_t> cache(block_stride * (kTokens / kBlock));
-  const cpu::PagedKvLayer kv{.type = DType::F16, .base = cache.data(), .block_stride = block_stride,
-                             .block_size = kBlock, .kv_dim = kKvDim, .head_dim = 64};
+  const uint64_t keys_bytes = static_cast<uint64_t>(kBlock) * kKvDim * sizeof(uint16_t);
+  std::vector<uint8_t> cache(2 * keys_bytes * (kTokens / kBlock));
+  const cpu::PagedKvLayer kv{.type = DType::F16, .base = cache.data(), .block_stride = keys_bytes,
+                             .values_offset = keys_bytes * (kTokens / kBlock), .block_size = kBlock,
+                             .kv_dim = kKvDim, .head_dim = 64};
   std::vector<int32_t> table(kTokens / kBlock);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);
   std::mt19937 rng(5);

@@ -26,11 +26,13 @@ Result<KvCache> KvCache::create(const KvCacheConfig& config) {
   auto memory = PageMemory::allocate(total);
   if (!memory) return memory.status().with_context("KV cache");
   c.memory_ = std::move(*memory);
-  // Layer-major: a layer's blocks lie side by side, so a sequence's positions (blocks handed out
-  // in order) are one long run per layer.
-  const uint64_t layer_block = block / static_cast<uint64_t>(config.n_layer);
-  c.view_ = {.type = config.type, .base = c.memory_.data(), .block_stride = layer_block,
-             .layer_stride = layer_block * static_cast<uint64_t>(config.n_blocks),
+  // Layer-major, and in a layer the keys of every block, then the values of every block: a
+  // sequence's positions (blocks handed out in order) are one long run of keys and one of values
+  // per layer, which a decode step's attention reads in order (keys then values, chunk by chunk).
+  const uint64_t layer_keys = block / static_cast<uint64_t>(config.n_layer) / 2;
+  const uint64_t keys_region = layer_keys * static_cast<uint64_t>(config.n_blocks);
+  c.view_ = {.type = config.type, .base = c.memory_.data(), .block_stride = layer_keys,
+             .layer_stride = 2 * keys_region, .values_offset = keys_region,
              .block_size = config.block_size, .kv_dim = config.kv_dim, .head_dim = config.head_dim};
   for (int32_t b = config.n_blocks - 1; b >= 0; --b) c.free_.push_back(b);
   return c;

@@ -1,9 +1,10 @@
 // The paged KV cache: a pool of fixed-size blocks and per-sequence block tables.
 //
-// Memory layout of the pool: [n_layer][n_blocks][K then V][n_head_kv][block_size x head_dim] (K
-// by column, V by row: backend/cpu/attention.h), F16 or F32: block b is block_size positions in
-// every layer's part (see model::KvCacheView), and a layer's blocks are contiguous, so attention
-// over a sequence whose blocks came in order reads one run per layer. The pool is one anonymous
+// Memory layout of the pool: [n_layer][K, V][n_blocks][n_head_kv][block_size x head_dim] (K by
+// column, V by row: backend/cpu/attention.h), F16 or F32: block b is block_size positions in
+// every layer's part (see model::KvCacheView), and a layer's keys of all blocks are contiguous,
+// and so are its values, so attention over a sequence whose blocks came in order reads one run
+// of keys and one of values per layer. The pool is one anonymous
 // mapping, on huge pages where the system gives them. A sequence grows a block at a time;
 // finished sequences give their blocks back.
 #pragma once

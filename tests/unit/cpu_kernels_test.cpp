@@ -501,12 +501,15 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
   const int32_t n_blocks = (n_pos + block - 1) / block;
   std::vector<int32_t> table(static_cast<size_t>(n_blocks));
   for (int32_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = (b * 7 + 3) % n_blocks;  // a permutation (7 is coprime with the counts used)
-  for (DType kv_type : {DType::F32, DType::F16}) {
+  // Both layouts: a block's values right after its keys, and (the runtime's) every block's keys
+  // in one region, every block's values in the next.
+  for (auto [kv_type, split] : {std::pair{DType::F32, false}, {DType::F16, false}, {DType::F16, true}}) {
     const uint64_t eb = kv_type == DType::F16 ? 2 : 4;
-    const uint64_t block_stride = 2ull * block * kv_dim * eb;
-    std::vector<uint8_t> pool_bytes(block_stride * table.size());
-    const PagedKvLayer kv{.type = kv_type, .base = pool_bytes.data(), .block_stride = block_stride,
-                          .block_size = block, .kv_dim = kv_dim, .head_dim = shape.head_dim};
+    const uint64_t keys_bytes = static_cast<uint64_t>(block) * kv_dim * eb;
+    std::vector<uint8_t> pool_bytes(2 * keys_bytes * table.size());
+    const PagedKvLayer kv{.type = kv_type, .base = pool_bytes.data(), .block_stride = split ? keys_bytes : 2 * keys_bytes,
+                          .values_offset = split ? keys_bytes * table.size() : keys_bytes, .block_size = block,
+                          .kv_dim = kv_dim, .head_dim = shape.head_dim};
     std::vector<float> k = gaussian(static_cast<size_t>(n_pos) * kv_dim, 1);
     std::vector<float> v = gaussian(static_cast<size_t>(n_pos) * kv_dim, 2);
     kv_store(kv, table, 0, n_pos, k.data(), v.data());

@@ -1,12 +1,14 @@
 // Causal self-attention over a paged KV cache.
 //
 // The cache is a pool of fixed-size blocks; a sequence owns a block table mapping its position p
-// to block table[p / block_size], slot p % block_size. Within a block, one layer's keys are
+// to block table[p / block_size], slot p % block_size. One layer's keys of a block are
 // [n_head_kv][head_dim][block_size] (by column: value i of every slot's key side by side, so the
-// scores of consecutive positions are the lanes of one vector) followed by its values
-// [n_head_kv][block_size][head_dim] (by row, as the weighted sum reads them), stored as F16 or
-// F32: a KV head's keys of a block are contiguous, and so are its values, so attention streams
-// them.
+// scores of consecutive positions are the lanes of one vector) and its values
+// [n_head_kv][block_size][head_dim] (by row, as the weighted sum reads them), values_offset bytes
+// after the keys, stored as F16 or F32: a block's keys are contiguous, and so are its values, so
+// attention streams them. The runtime keeps a layer's keys of every block in one region and its
+// values in another (values_offset = the keys region), so a run of blocks handed out in order is
+// one run of keys and one of values.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,8 @@ namespace flint::cpu {
 struct PagedKvLayer {
   DType type = DType::F16;      // F16 or F32
   uint8_t* base = nullptr;      // this layer's K in block 0
-  uint64_t block_stride = 0;    // bytes from one block to the next
+  uint64_t block_stride = 0;    // bytes from one block's keys to the next's
+  uint64_t values_offset = 0;   // bytes from a block's keys to its values
   int32_t block_size = 16;      // tokens per block
   int32_t kv_dim = 0;           // n_head_kv * head_dim
   int32_t head_dim = 0;
@@ -35,7 +38,7 @@ struct PagedKvLayer {
   }
   // KV head h's values [block_size][head_dim] of a block.
   uint8_t* values(int32_t block, int32_t h) const {
-    return keys(block, h) + static_cast<uint64_t>(block_size) * kv_dim * element_bytes();
+    return keys(block, h) + values_offset;
   }
 };
 
