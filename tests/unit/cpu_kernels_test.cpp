@@ -481,6 +481,20 @@ TEST(ExpKernel, EveryFamilyIsWithinAFewUlpOfStdExp) {
   }
 }
 
+// The softmax's sum too: attention gives the same bits in the x86 families.
+TEST(ExpKernel, TheX86FamiliesSumInTheSameOrder) {
+  const KernelSet* avx2 = kernels_for(Isa::kAvx2);
+  const KernelSet* avx512 = kernels_for(Isa::kAvx512);
+  if (!avx2 || !avx512) GTEST_SKIP() << "this CPU lacks AVX2 or AVX-512 VNNI";
+  for (int64_t n : {7, 16, 24, 128, 1003}) {
+    const std::vector<float> x = gaussian(static_cast<size_t>(n), static_cast<uint32_t>(n));
+    std::vector<float> a = x, b = x;
+    const float sa = avx2->exp_shift(a.data(), n, 0.25f), sb = avx512->exp_shift(b.data(), n, 0.25f);
+    ASSERT_EQ(std::bit_cast<uint32_t>(sa), std::bit_cast<uint32_t>(sb)) << "n " << n;
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(std::bit_cast<uint32_t>(a[i]), std::bit_cast<uint32_t>(b[i])) << "n " << n << " at " << i;
+  }
+}
+
 TEST(RowMaxKernel, EveryFamilyFindsTheLargest) {
   for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 128, 129}) {
     for (int64_t where = 0; where < n; where += std::max<int64_t>(1, n / 5)) {
@@ -542,6 +556,7 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
       }
     }
     ThreadPool tp(2);
+    std::vector<float> x86;  // the first x86 family's: the others give the same bits
     for (const KernelSet* ks : families()) {
       std::vector<float> out(q.size());
       attention(tp, *ks, kv, table, q.data(), static_cast<int32_t>(pos0), n, shape, out.data());
@@ -549,6 +564,14 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
         ASSERT_NEAR(out[i], want[i], 2e-5) << isa_name(ks->isa) << " " << dtype_name(kv_type) << " heads "
                                            << shape.n_head << "/" << shape.n_head_kv << " d " << shape.head_dim
                                            << " n_pos " << n_pos << " n " << n << " at " << i;
+      }
+      if (ks->isa != Isa::kAvx2 && ks->isa != Isa::kAvx512 && ks->isa != Isa::kAvx512Bf16) continue;
+      if (x86.empty()) {
+        x86 = out;
+      } else {
+        for (size_t i = 0; i < out.size(); ++i) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(out[i]), std::bit_cast<uint32_t>(x86[i])) << isa_name(ks->isa) << " at " << i;
+        }
       }
     }
   }
@@ -582,7 +605,8 @@ TEST(AttentionKernels, KeyScoresAreTheSameBitsInEveryFamily) {
         const std::vector<float> q = gaussian(static_cast<size_t>(heads * group * d), 8);
         for (int64_t n : {16, 11, 5}) {
           const AttnKeys k{.data = heads == 1 ? keys.data() : two.data(), .stride = stride, .n = n, .d = d,
-                           .group = group, .next = keys.data(), .heads = heads, .head_bytes = head_bytes};
+                           .group = group, .next = heads == 1 ? keys.data() : two.data(), .heads = heads,
+                           .head_bytes = head_bytes};
           auto run = [&](const KernelSet* ks) {
             std::vector<float> scores(static_cast<size_t>(heads * group * 20), -1.0f);
             (type == DType::F16 ? ks->group_scores_f16 : ks->group_scores_f32)(k, q.data(), 0.125f, scores.data(), 20);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/status.h"
 
 namespace flint::cpu {
 namespace {
@@ -27,6 +28,7 @@ void store_strided(DType type, uint8_t* dst, uint64_t stride, const float* src, 
 
 void kv_store(const PagedKvLayer& kv, std::span<const int32_t> block_table, int32_t pos0, int64_t n,
               const float* k, const float* v) {
+  FLINT_CHECK(kv.values_offset >= kv.keys_bytes());  // values never over keys (a layer built without it)
   const int32_t n_head_kv = kv.kv_dim / kv.head_dim;
   for (int64_t t = 0; t < n; ++t) {
     const int32_t pos = pos0 + static_cast<int32_t>(t);
@@ -92,6 +94,7 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
                std::span<const int32_t> block_table, const float* q, int32_t pos0, int64_t n,
                const AttentionShape& s, float* out) {
   if (n <= 0) return;
+  FLINT_CHECK(kv.values_offset >= kv.keys_bytes());
   const int32_t group = s.n_head / s.n_head_kv, d = s.head_dim;
   const int64_t q_stride = static_cast<int64_t>(s.n_head) * d;
   const bool f16 = kv.type == DType::F16;

@@ -24,7 +24,7 @@ struct PagedKvLayer {
   DType type = DType::F16;      // F16 or F32
   uint8_t* base = nullptr;      // this layer's K in block 0
   uint64_t block_stride = 0;    // bytes from one block's keys to the next's
-  uint64_t values_offset = 0;   // bytes from a block's keys to its values
+  uint64_t values_offset = 0;   // bytes from a block's keys to its values (at least the keys' bytes)
   int32_t block_size = 16;      // tokens per block
   int32_t kv_dim = 0;           // n_head_kv * head_dim
   int32_t head_dim = 0;
@@ -32,6 +32,8 @@ struct PagedKvLayer {
   uint64_t element_bytes() const { return type == DType::F16 ? 2 : 4; }
   uint64_t row_bytes() const { return static_cast<uint64_t>(head_dim) * element_bytes(); }
   uint64_t column_bytes() const { return static_cast<uint64_t>(block_size) * element_bytes(); }
+  // One block's keys of every KV head: the least values_offset can be.
+  uint64_t keys_bytes() const { return static_cast<uint64_t>(block_size) * kv_dim * element_bytes(); }
   // KV head h's keys [head_dim][block_size] of a block.
   uint8_t* keys(int32_t block, int32_t h) const {
     return base + block * block_stride + static_cast<uint64_t>(h) * block_size * row_bytes();

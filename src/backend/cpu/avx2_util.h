@@ -225,7 +225,7 @@ bool direct_gemm_fused(const GemmArgs& a);
 // VNNI; false elsewhere.
 bool direct_gemm_rows16(const GemmArgs& a);
 
-// Attention for the query heads of one KV group over F16 (f16) or F32 keys and values, as
+// Attention for the query heads of a block's KV heads over F16 (f16) or F32 keys and values, as
 // KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
 // kernels_avx512_attention.cpp: one per family). group_accum_fused is false when the head size
 // has no fused kernel (d not a multiple of 16).

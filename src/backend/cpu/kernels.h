@@ -60,10 +60,11 @@ inline constexpr size_t kBf16SavedBytes = 64 * 6 * 16 * sizeof(float);
 
 // A run of n cached value rows of `heads` KV heads side by side (one block of the cache): head
 // g's row j at data + g * head_bytes + j * stride bytes, d values each; `group` query heads read
-// each KV head. `next` (or nullptr): the rows the caller reads after these (the same layout, at
-// least n of them), which the kernels ask the memory for while they work: the cache's blocks are
-// a few KiB apart, too short a run for the hardware's prefetch. One call covers a block's KV heads,
-// so what a call costs besides its multiply-adds is paid once per block, not once per head.
+// each KV head. `next` (or nullptr): what the caller reads a little later (`heads` runs of n rows'
+// bytes, head_bytes apart: the values or keys of another block), which the kernels ask the memory
+// for while they work; the hardware's prefetchers alone left the cores waiting. One call covers a
+// block's KV heads, so what a call costs besides its multiply-adds is paid once per block, not
+// once per head.
 struct AttnRows {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;
@@ -78,8 +79,9 @@ struct AttnRows {
 // n cached keys of `heads` KV heads side by side, stored by column (attention.h): value i of
 // head g's key j at data + g * head_bytes + i * stride + j * (2 or 4) bytes, so a vector load
 // reads one value of consecutive keys and a score needs no horizontal sum; d values each, `group`
-// query heads read each KV head. `next` (or nullptr): the keys the caller reads next (the same
-// layout), asked for while the kernel works.
+// query heads read each KV head. `next` (or nullptr): what the caller reads a little later
+// (`heads` runs of d * stride bytes, head_bytes apart: the keys or values of another block),
+// asked for while the kernel works.
 struct AttnKeys {
   const uint8_t* data = nullptr;
   uint64_t stride = 0;  // bytes per column: the block's positions times the element size

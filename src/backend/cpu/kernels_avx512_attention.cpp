@@ -1,4 +1,4 @@
-// Fused AVX-512 attention kernels for the query heads of one KV group: the AVX-512 family's
+// Fused AVX-512 attention kernels for the query heads of a block's KV heads: the AVX-512 family's
 // counterparts of kernels_avx2_attention.cpp, 16 floats per vector. Scores: sixteen keys per
 // vector, down their columns (kernels_attention_keys.inc). Values: up to four heads times 64
 // values of d are accumulated in registers over a run of rows. Both ask for the caller's next
