@@ -517,7 +517,7 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
   for (int32_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = (b * 7 + 3) % n_blocks;  // a permutation (7 is coprime with the counts used)
   // Both layouts: a block's values right after its keys, and (the runtime's) every block's keys
   // in one region, every block's values in the next.
-  for (auto [kv_type, split] : {std::pair{DType::F32, false}, {DType::F16, false}, {DType::F16, true}}) {
+  for (auto [kv_type, split] : {std::pair{DType::F32, false}, {DType::F32, true}, {DType::F16, false}, {DType::F16, true}}) {
     const uint64_t eb = kv_type == DType::F16 ? 2 : 4;
     const uint64_t keys_bytes = static_cast<uint64_t>(block) * kv_dim * eb;
     std::vector<uint8_t> pool_bytes(2 * keys_bytes * table.size());
