@@ -60,7 +60,9 @@ int64_t chunk_positions(int32_t block_size) {
 
 // How far ahead (in calls of a block each) the attention kernels ask for the cache's next keys
 // or values: two blocks ahead read 13.1-13.4 GB/s where one block read 11.0-11.4 (a decode
-// step's attention at depth 4096 on one thread of a Zen 5, the kernels alone).
+// step's attention at depth 4096 on one thread of a Zen 5, the kernels alone, when a block's
+// values followed its keys); with keys and values in runs (f75eddd), on two threads, one, two
+// and four blocks ahead measured within the noise of each other (5.0-5.5 ms), eight 5.5-6.1.
 constexpr int64_t kAheadBlocks = 2;
 
 // Bytes of per-chunk partial results one round of tokens may hold.
