@@ -577,45 +577,53 @@ void check_attention(const AttentionShape& shape, int32_t n_pos, int64_t n) {
   }
 }
 
-// Keys stored by column (a block of 16 positions): every family forms a score in the KernelSet's
-// order, so gives the scalar family's bits, for full and partial blocks, odd head sizes, and
-// groups that are not a multiple of the vector kernels' four heads.
+// Keys stored by column in blocks of 16 positions: every family forms a score in the KernelSet's
+// order, so gives the scalar family's bits, for runs of one to three blocks (the AVX-512 family
+// reads full blocks in pairs), partial last blocks, odd head sizes, and groups that are not a
+// multiple of the vector kernels' four heads.
 TEST(AttentionKernels, KeyScoresAreTheSameBitsInEveryFamily) {
   const KernelSet* scalar = kernels_for(Isa::kScalar);
+  constexpr int32_t kBlock = 16, kMaxBlocks = 3;
   for (DType type : {DType::F32, DType::F16}) {
-    const uint64_t eb = type == DType::F16 ? 2 : 4, stride = 16 * eb;
+    const uint64_t eb = type == DType::F16 ? 2 : 4, stride = kBlock * eb;
     for (int32_t d : {64, 40, 35}) {
-      const std::vector<float> kf = gaussian(static_cast<size_t>(16 * d), 7);
-      std::vector<uint8_t> keys(static_cast<size_t>(d) * stride);
-      for (int32_t i = 0; i < d; ++i) {
-        for (int32_t j = 0; j < 16; ++j) {
-          uint8_t* at = keys.data() + i * stride + j * eb;
-          const float f = kf[static_cast<size_t>(j * d + i)];
-          const uint16_t h = fp32_to_fp16(f);
-          std::memcpy(at, type == DType::F16 ? static_cast<const void*>(&h) : &f, eb);
-        }
-      }
-      // Two KV heads in one call: the second a copy of the first, after a gap of NaNs that a
-      // head read at the wrong place would bring into its scores.
-      const uint64_t head_bytes = keys.size() + 96;
-      std::vector<uint8_t> two(head_bytes + keys.size(), 0xff);
-      std::memcpy(two.data(), keys.data(), keys.size());
-      std::memcpy(two.data() + head_bytes, keys.data(), keys.size());
+      const uint64_t head_keys = static_cast<uint64_t>(d) * stride;
+      const std::vector<float> kf = gaussian(static_cast<size_t>(kMaxBlocks * kBlock * d), 7);
       for (auto [group, heads] : {std::pair{1, 1}, {4, 1}, {6, 1}, {4, 2}, {3, 2}}) {
+        // KV head g's keys of block b: the same as head 0's (of position j, value i: kf[j * d + i]).
+        // Blocks lie in reverse order, each head after a gap of NaNs that a head or block read at
+        // the wrong place would bring into its scores.
+        const uint64_t head_bytes = head_keys + 96, block_bytes = heads * head_bytes + 160;
+        std::vector<uint8_t> pool(kMaxBlocks * block_bytes, 0xff);
+        const uint8_t* blocks[kMaxBlocks];
+        for (int32_t b = 0; b < kMaxBlocks; ++b) {
+          uint8_t* base = pool.data() + (kMaxBlocks - 1 - b) * block_bytes + 64;
+          blocks[b] = base;
+          for (int32_t g = 0; g < heads; ++g) {
+            for (int32_t i = 0; i < d; ++i) {
+              for (int32_t j = 0; j < kBlock; ++j) {
+                uint8_t* at = base + g * head_bytes + i * stride + j * eb;
+                const float f = kf[static_cast<size_t>((b * kBlock + j) * d + i)];
+                const uint16_t h = fp32_to_fp16(f);
+                std::memcpy(at, type == DType::F16 ? static_cast<const void*>(&h) : &f, eb);
+              }
+            }
+          }
+        }
         const std::vector<float> q = gaussian(static_cast<size_t>(heads * group * d), 8);
-        for (int64_t n : {16, 11, 5}) {
-          const AttnKeys k{.data = heads == 1 ? keys.data() : two.data(), .stride = stride, .n = n, .d = d,
-                           .group = group, .next = heads == 1 ? keys.data() : two.data(), .heads = heads,
-                           .head_bytes = head_bytes};
+        constexpr int64_t kLd = kMaxBlocks * kBlock + 4;
+        for (int64_t n : {16, 11, 5, 32, 48, 43, 37, 27}) {
+          const AttnKeys k{.blocks = blocks, .next = blocks, .block_size = kBlock, .stride = stride, .n = n, .d = d,
+                           .group = group, .heads = heads, .head_bytes = head_bytes};
           auto run = [&](const KernelSet* ks) {
-            std::vector<float> scores(static_cast<size_t>(heads * group * 20), -1.0f);
-            (type == DType::F16 ? ks->group_scores_f16 : ks->group_scores_f32)(k, q.data(), 0.125f, scores.data(), 20);
+            std::vector<float> scores(static_cast<size_t>(heads * group * kLd), -1.0f);
+            (type == DType::F16 ? ks->group_scores_f16 : ks->group_scores_f32)(k, q.data(), 0.125f, scores.data(), kLd);
             return scores;
           };
           const std::vector<float> want = run(scalar);
           for (int32_t h = 0; h < heads * group; ++h) {  // the scalar one against float64, and what lies past n untouched
-            for (int64_t j = 0; j < 20; ++j) {
-              const float got = want[static_cast<size_t>(h * 20 + j)];
+            for (int64_t j = 0; j < kLd; ++j) {
+              const float got = want[static_cast<size_t>(h * kLd + j)];
               if (j >= n) {
                 ASSERT_EQ(got, -1.0f);
                 continue;

@@ -58,11 +58,13 @@ int64_t chunk_positions(int32_t block_size) {
   return static_cast<int64_t>(std::max<int32_t>(1, kChunkPositions / block_size)) * block_size;
 }
 
-// How far ahead (in calls of a block each) the attention kernels ask for the cache's next keys
-// or values: two blocks ahead read 13.1-13.4 GB/s where one block read 11.0-11.4 (a decode
+// How far ahead (in blocks of a task's read order) the attention kernels ask for the cache's next
+// keys or values: two blocks ahead read 13.1-13.4 GB/s where one block read 11.0-11.4 (a decode
 // step's attention at depth 4096 on one thread of a Zen 5, the kernels alone, when a block's
 // values followed its keys); with keys and values in runs (f75eddd), on two threads, one, two
-// and four blocks ahead measured within the noise of each other (5.0-5.5 ms), eight 5.5-6.1.
+// and four blocks ahead measured within the noise of each other (5.0-5.5 ms), eight 5.5-6.1;
+// with a call per run of blocks (the values read KV head by KV head, so two blocks ahead is the
+// same head two blocks on), one block 4.8-5.1 ms, two to six 3.5-3.9.
 constexpr int64_t kAheadBlocks = 2;
 
 // Bytes of per-chunk partial results one round of tokens may hold.
@@ -102,7 +104,7 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
   const bool f16 = kv.type == DType::F16;
   const auto group_scores = f16 ? ks.group_scores_f16 : ks.group_scores_f32;
   const auto group_accum = f16 ? ks.group_accum_f16 : ks.group_accum_f32;
-  const int64_t chunk = chunk_positions(kv.block_size);
+  const int64_t chunk = chunk_positions(kv.block_size), max_blocks = chunk / kv.block_size;
   const int64_t max_chunks = (pos0 + n + chunk - 1) / chunk;  // of the last token
   const int64_t partial_floats = q_stride + 2 * s.n_head;
   const int64_t round = std::clamp<int64_t>(
@@ -124,6 +126,10 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
     pool.parallel_for(tasks, grain, [&](int64_t begin, int64_t end) {
       // [n_head][chunk]; each task writes what it reads
       const std::unique_ptr<float[]> scores(new float[static_cast<size_t>(s.n_head * chunk)]);
+      // A task's read order, a block at a time: its blocks' keys, their values, then (when the
+      // next task is this token's next chunk) that chunk's first keys. Each kernel asks for what
+      // the task reads kAheadBlocks blocks after the one it is on.
+      std::vector<const uint8_t*> order(static_cast<size_t>(2 * max_blocks + kAheadBlocks));
       for (int64_t task = begin; task < end; ++task) {
         const int64_t c = task / nt, slot = task % nt, t = t0 + slot;
         const int64_t n_pos = pos0 + t + 1, j_begin = c * chunk;
@@ -131,70 +137,60 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
         const int64_t len = std::min(chunk, n_pos - j_begin);
         const float* qt = q + t * q_stride;
         const PartialView pv = partial(slot, c);
-        // One call per block covers its KV heads (their keys, or values, lie side by side).
-        const uint64_t head_bytes = static_cast<uint64_t>(kv.block_size) * kv.row_bytes();
-        AttnKeys keys{.stride = kv.column_bytes(), .d = d, .group = group, .heads = s.n_head_kv, .head_bytes = head_bytes};
-        AttnRows rows{.stride = kv.row_bytes(), .d = d, .group = group, .heads = s.n_head_kv, .head_bytes = head_bytes};
         const int64_t n_blocks = (len + kv.block_size - 1) / kv.block_size;
-        auto block_at = [&](int64_t b) { return block_table[static_cast<size_t>(j_begin / kv.block_size + b)]; };
-        // The task reads its blocks' keys, then their values, then (the next task's chunk, when
-        // it is the next one of this token) that chunk's keys; each call asks for what the task
-        // reads kAheadBlocks calls later.
-        auto ahead = [&](int64_t i) -> const uint8_t* {
-          i += kAheadBlocks;
-          if (i < n_blocks) return kv.keys(block_at(i), 0);
-          if (i < 2 * n_blocks) return kv.values(block_at(i - n_blocks), 0);
-          i -= 2 * n_blocks;
-          const int64_t next_begin = j_begin + chunk;
-          if (task + 1 >= end || nt != 1 || next_begin + i * kv.block_size >= n_pos) return nullptr;
-          return kv.keys(block_table[static_cast<size_t>(next_begin / kv.block_size + i)], 0);
-        };
+        auto block_at = [&](int64_t j) { return block_table[static_cast<size_t>(j / kv.block_size)]; };
         for (int64_t b = 0; b < n_blocks; ++b) {
-          const int64_t j0 = b * kv.block_size;
-          keys.n = std::min<int64_t>(kv.block_size, len - j0);
-          keys.data = kv.keys(block_at(b), 0);
-          keys.next = ahead(b);
-          group_scores(keys, qt, s.scale, scores.get() + j0, chunk);
+          order[static_cast<size_t>(b)] = kv.keys(block_at(j_begin + b * kv.block_size), 0);
+          order[static_cast<size_t>(n_blocks + b)] = kv.values(block_at(j_begin + b * kv.block_size), 0);
         }
+        for (int64_t i = 0; i < kAheadBlocks; ++i) {
+          const int64_t j = j_begin + chunk + i * kv.block_size;
+          const bool next_task_reads = task + 1 < end && nt == 1 && j < n_pos;
+          order[static_cast<size_t>(2 * n_blocks + i)] = next_task_reads ? kv.keys(block_at(j), 0) : nullptr;
+        }
+        // One call per run of blocks covers their KV heads (a block's keys, or values, lie side
+        // by side).
+        const uint64_t head_bytes = static_cast<uint64_t>(kv.block_size) * kv.row_bytes();
+        const AttnKeys keys{.blocks = order.data(), .next = order.data() + kAheadBlocks, .block_size = kv.block_size,
+                            .stride = kv.column_bytes(), .n = len, .d = d, .group = group, .heads = s.n_head_kv,
+                            .head_bytes = head_bytes};
+        group_scores(keys, qt, s.scale, scores.get(), chunk);
         for (int32_t h = 0; h < s.n_head; ++h) {
           float* sh = scores.get() + h * chunk;
           pv.m[h] = ks.row_max(sh, len);
           pv.l[h] = ks.exp_shift(sh, len, pv.m[h]);
         }
         std::fill(pv.o, pv.o + q_stride, 0.0f);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-          const int64_t j0 = b * kv.block_size;
-          rows.n = std::min<int64_t>(kv.block_size, len - j0);
-          rows.data = kv.values(block_at(b), 0);
-          rows.next = ahead(n_blocks + b);
-          group_accum(rows, scores.get() + j0, chunk, pv.o);
-        }
+        const AttnRows rows{.blocks = order.data() + n_blocks, .next = order.data() + n_blocks + kAheadBlocks,
+                            .block_size = kv.block_size, .stride = kv.row_bytes(), .n = len, .d = d, .group = group,
+                            .heads = s.n_head_kv, .head_bytes = head_bytes};
+        group_accum(rows, scores.get(), chunk, pv.o);
       }
     });
-    // out = sum_c e^(m_c - M) o_c / sum_c e^(m_c - M) l_c, chunks in order.
-    pool.parallel_for(nt, 1, [&](int64_t begin, int64_t end) {
+    // out = sum_c e^(m_c - M) o_c / sum_c e^(m_c - M) l_c, chunks in order; a task per token and
+    // query head, so a decode step's combine is split over the threads too.
+    const int64_t heads = nt * s.n_head;
+    pool.parallel_for(heads, std::max<int64_t>(1, heads / (4 * pool.size())), [&](int64_t begin, int64_t end) {
       std::vector<float> w;
-      for (int64_t slot = begin; slot < end; ++slot) {
-        const int64_t t = t0 + slot;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t slot = task / s.n_head, t = t0 + slot;
+        const int32_t h = static_cast<int32_t>(task % s.n_head);
         const int64_t n_chunks = (pos0 + t + chunk) / chunk;  // chunks up to position pos0 + t
         w.resize(static_cast<size_t>(n_chunks));
-        float* ot = out + t * q_stride;
-        for (int32_t h = 0; h < s.n_head; ++h) {
-          float mx = partial(slot, 0).m[h];
-          for (int64_t c = 1; c < n_chunks; ++c) mx = std::max(mx, partial(slot, c).m[h]);
-          float sum = 0.0f;
-          for (int64_t c = 0; c < n_chunks; ++c) {
-            const PartialView pv = partial(slot, c);
-            w[static_cast<size_t>(c)] = std::exp(pv.m[h] - mx);
-            sum += w[static_cast<size_t>(c)] * pv.l[h];
-          }
-          float* oh = ot + h * d;
-          std::fill(oh, oh + d, 0.0f);
-          for (int64_t c = 0; c < n_chunks; ++c) {
-            const float wc = w[static_cast<size_t>(c)] / sum;
-            const float* o = partial(slot, c).o + h * d;
-            for (int32_t i = 0; i < d; ++i) oh[i] += wc * o[i];
-          }
+        float mx = partial(slot, 0).m[h];
+        for (int64_t c = 1; c < n_chunks; ++c) mx = std::max(mx, partial(slot, c).m[h]);
+        float sum = 0.0f;
+        for (int64_t c = 0; c < n_chunks; ++c) {
+          const PartialView pv = partial(slot, c);
+          w[static_cast<size_t>(c)] = std::exp(pv.m[h] - mx);
+          sum += w[static_cast<size_t>(c)] * pv.l[h];
+        }
+        float* oh = out + t * q_stride + h * d;
+        std::fill(oh, oh + d, 0.0f);
+        for (int64_t c = 0; c < n_chunks; ++c) {
+          const float wc = w[static_cast<size_t>(c)] / sum;
+          const float* o = partial(slot, c).o + h * d;
+          for (int32_t i = 0; i < d; ++i) oh[i] += wc * o[i];
         }
       }
     });

@@ -58,40 +58,40 @@ size_t gemm_scratch_bytes(DType type, int64_t n_in);
 // kept between spans of a row.
 inline constexpr size_t kBf16SavedBytes = 64 * 6 * 16 * sizeof(float);
 
-// A run of n cached value rows of `heads` KV heads side by side (one block of the cache): head
-// g's row j at data + g * head_bytes + j * stride bytes, d values each; `group` query heads read
-// each KV head. `next` (or nullptr): what the caller reads a little later (`heads` runs of n rows'
-// bytes, head_bytes apart: the values or keys of another block), which the kernels ask the memory
-// for while they work; the hardware's prefetchers alone left the cores waiting. One call covers a
-// block's KV heads, so what a call costs besides its multiply-adds is paid once per block, not
-// once per head.
-struct AttnRows {
-  const uint8_t* data = nullptr;
+// A run of cached blocks for attention: n positions in all, block_size per block (every block
+// but the last full), block b's data at blocks[b], `heads` KV heads side by side in each
+// (head_bytes apart), d values each; `group` query heads read each KV head.
+//  - Keys (AttnKeys) are stored by column (attention.h): value i of head g's key j at
+//    blocks[b] + g * head_bytes + i * stride + j * (2 or 4) bytes (stride: a column's bytes), so
+//    a vector load reads one value of consecutive keys and a score needs no horizontal sum.
+//  - Values (AttnRows) by row: head g's row j at blocks[b] + g * head_bytes + j * stride.
+// next (or nullptr): while a kernel works on block b it asks the memory for next[b] (or nothing
+// where that is nullptr): what the caller reads a little later, laid out as a block (keys or
+// values of another block); the hardware's prefetchers alone left the cores waiting. One call
+// covers a run of blocks, so what a call costs besides its multiply-adds (the values'
+// accumulators loaded and stored, the setup) is paid once per run, and the AVX-512 scores take
+// two blocks' keys per pass, each query value broadcast once for both.
+struct AttnBlocks {
+  const uint8_t* const* blocks = nullptr;  // [ceil(n / block_size)]
+  const uint8_t* const* next = nullptr;    // [ceil(n / block_size)] or nullptr
+  int32_t block_size = 0;
   uint64_t stride = 0;
   int64_t n = 0;
   int32_t d = 0;
   int32_t group = 1;
-  const uint8_t* next = nullptr;
   int32_t heads = 1;
   uint64_t head_bytes = 0;
-};
 
-// n cached keys of `heads` KV heads side by side, stored by column (attention.h): value i of
-// head g's key j at data + g * head_bytes + i * stride + j * (2 or 4) bytes, so a vector load
-// reads one value of consecutive keys and a score needs no horizontal sum; d values each, `group`
-// query heads read each KV head. `next` (or nullptr): what the caller reads a little later
-// (`heads` runs of d * stride bytes, head_bytes apart: the keys or values of another block),
-// asked for while the kernel works.
-struct AttnKeys {
-  const uint8_t* data = nullptr;
-  uint64_t stride = 0;  // bytes per column: the block's positions times the element size
-  int64_t n = 0;
-  int32_t d = 0;
-  int32_t group = 1;
-  const uint8_t* next = nullptr;
-  int32_t heads = 1;
-  uint64_t head_bytes = 0;
+  int64_t n_blocks() const { return (n + block_size - 1) / block_size; }
+  // Positions in block b.
+  int64_t rows_in(int64_t b) const { return n - b * block_size < block_size ? n - b * block_size : block_size; }
+  // What to ask for while on block b, KV head g (nullptr: nothing).
+  const uint8_t* ahead(int64_t b, int32_t g) const {
+    return next != nullptr && next[b] != nullptr ? next[b] + g * head_bytes : nullptr;
+  }
 };
+using AttnKeys = AttnBlocks;
+using AttnRows = AttnBlocks;
 
 struct KernelSet {
   Isa isa;
@@ -113,8 +113,9 @@ struct KernelSet {
   bool (*gemm_rows16)(const GemmArgs& args);
 
   // Attention for the `group` query heads that share each of `heads` KV heads, over a run of
-  // cached keys or value rows (F16 or F32; see attention.h for the layout); query head h = g *
-  // group + h' reads KV head g:
+  // cached blocks of keys or value rows (F16 or F32; see attention.h for the layout); query head
+  // h = g * group + h' reads KV head g, position j of the run is slot j % block_size of block
+  // j / block_size:
   //   scores[h * ld + j] = scale * dot(q[h * d .. h * d + d), key j of its KV head)
   //                                                        q: [heads * group][d]
   // Every family forms a score in the same order, so gives the same bits: two chains of fused
@@ -122,6 +123,7 @@ struct KernelSet {
   void (*group_scores_f16)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
   void (*group_scores_f32)(const AttnKeys& keys, const float* q, float scale, float* scores, int64_t ld);
   //   out[h * d + i] += sum_j p[h * ld + j] * row_j[i] of its KV head  out: [heads * group][d]
+  // (j in order).
   void (*group_accum_f16)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.

@@ -1,8 +1,8 @@
 // Fused AVX2 attention kernels for the query heads of a block's KV heads, group by group (4 per
 // KV head in Llama 3, 8 in Qwen3-30B-A3B). Scores: eight keys per vector, down their columns,
 // each key's value converted once for all heads of the group (kernels_attention_keys.inc).
-// Values: the weighted sum keeps its accumulators in registers across a run of rows. Both ask for
-// the caller's next rows (AttnRows::next, AttnKeys::next) while they work.
+// Values: the weighted sum keeps its accumulators in registers across every block of the run.
+// Both ask for the caller's next blocks (AttnBlocks::next) while they work.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -27,6 +27,7 @@ inline __m256 load_row8(const uint8_t* p) {
 struct KeyLanes {
   using V = __m256;
   static constexpr int kN = 8;
+  static constexpr int kSlices = 1;  // two would take 20 of its 16 registers for four heads
   static V zero() { return _mm256_setzero_ps(); }
   template <bool kF16>
   static V load(const uint8_t* p) {
@@ -53,27 +54,33 @@ struct KeyLanes {
   [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) { prefetch_bytes(p, bytes); }
 };
 
-// H heads of the group (p: [H][ld], out: [H][d]), 16 values of d at a time.
+// H heads of KV head g's group (p: [H][ld], out: [H][d]), 16 values of d at a time over every
+// block of the run, the accumulators in registers.
 template <bool kF16, int H>
-void accum_heads(const AttnRows& r, const float* p, int64_t ld, float* out) {
+void accum_heads(const AttnRows& r, int32_t g, bool ask, const float* p, int64_t ld, float* out) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   const int32_t d = r.d;
+  const int64_t n_blocks = r.n_blocks();
   for (int32_t i = 0; i < d; i += 16) {
     __m256 acc[H][2];
     for (int h = 0; h < H; ++h) {
       acc[h][0] = _mm256_loadu_ps(out + h * d + i);
       acc[h][1] = _mm256_loadu_ps(out + h * d + i + 8);
     }
-    const uint8_t* row = r.data + i * kEb;
-    const uint8_t* ahead = i == 0 ? r.next : nullptr;  // the later slices find the rows in cache
-    for (int64_t j = 0; j < r.n; ++j, row += r.stride) {
-      prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
-      const __m256 v0 = load_row8<kF16>(row), v1 = load_row8<kF16>(row + 8 * kEb);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const uint8_t* row = r.blocks[b] + g * r.head_bytes + i * kEb;
+      const uint8_t* ahead = ask && i == 0 ? r.ahead(b, g) : nullptr;  // the later slices find the rows in cache
+      const float* pb = p + b * r.block_size;
+      const int64_t rows = r.rows_in(b);
+      for (int64_t j = 0; j < rows; ++j, row += r.stride) {
+        prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
+        const __m256 v0 = load_row8<kF16>(row), v1 = load_row8<kF16>(row + 8 * kEb);
 #pragma GCC unroll 4
-      for (int h = 0; h < H; ++h) {
-        const __m256 w = _mm256_broadcast_ss(p + h * ld + j);
-        acc[h][0] = _mm256_fmadd_ps(w, v0, acc[h][0]);
-        acc[h][1] = _mm256_fmadd_ps(w, v1, acc[h][1]);
+        for (int h = 0; h < H; ++h) {
+          const __m256 w = _mm256_broadcast_ss(pb + h * ld + j);
+          acc[h][0] = _mm256_fmadd_ps(w, v0, acc[h][0]);
+          acc[h][1] = _mm256_fmadd_ps(w, v1, acc[h][1]);
+        }
       }
     }
     for (int h = 0; h < H; ++h) {

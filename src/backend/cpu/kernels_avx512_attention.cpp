@@ -1,8 +1,8 @@
 // Fused AVX-512 attention kernels for the query heads of a block's KV heads: the AVX-512 family's
 // counterparts of kernels_avx2_attention.cpp, 16 floats per vector. Scores: sixteen keys per
-// vector, down their columns (kernels_attention_keys.inc). Values: up to four heads times 64
-// values of d are accumulated in registers over a run of rows. Both ask for the caller's next
-// rows (AttnRows::next, AttnKeys::next) while they work.
+// vector, down their columns, two blocks per pass (kernels_attention_keys.inc). Values: up to
+// four heads times 64 values of d are accumulated in registers over every block of the run. Both
+// ask for the caller's next blocks (AttnBlocks::next) while they work.
 #define FLINT_X86_NS avx512
 #include <immintrin.h>
 
@@ -28,6 +28,7 @@ inline __m512 load_row16(const uint8_t* p) {
 struct KeyLanes {
   using V = __m512;
   static constexpr int kN = 16;
+  static constexpr int kSlices = 2;
   static V zero() { return _mm512_setzero_ps(); }
   template <bool kF16>
   static V load(const uint8_t* p) {
@@ -50,31 +51,37 @@ struct KeyLanes {
   [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) { prefetch_bytes(p, bytes); }
 };
 
-// H heads of the group (p: [H][ld], out: [H][d]) over S vectors of d starting at i0.
+// H heads of KV head g's group (p: [H][ld], out: [H][d]) over S vectors of d starting at i0,
+// every block of the run in turn with the accumulators in registers.
 template <bool kF16, int H, int S>
-void accum_block(const AttnRows& r, const float* p, int64_t ld, int32_t i0, float* out) {
+void accum_block(const AttnRows& r, int32_t g, bool ask, const float* p, int64_t ld, int32_t i0, float* out) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   const int32_t d = r.d;
-  // Every loop over H and S unrolled, so the accumulators stay in registers (GCC kept some on
-  // the stack otherwise, a third of a call's time).
+  // Every loop over H and S unrolled, so the accumulators stay in registers (GCC had kept some
+  // on the stack otherwise, a third of a call's time).
   __m512 acc[H][S];
 #pragma GCC unroll 4
   for (int h = 0; h < H; ++h) {
 #pragma GCC unroll 4
     for (int s = 0; s < S; ++s) acc[h][s] = _mm512_loadu_ps(out + h * d + i0 + 16 * s);
   }
-  const uint8_t* row = r.data + i0 * kEb;
-  const uint8_t* ahead = i0 == 0 ? r.next : nullptr;  // the later slices find the rows in cache
-  for (int64_t j = 0; j < r.n; ++j, row += r.stride) {
-    prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
-    __m512 v[S];
+  const int64_t n_blocks = r.n_blocks();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* row = r.blocks[b] + g * r.head_bytes + i0 * kEb;
+    const uint8_t* ahead = ask ? r.ahead(b, g) : nullptr;
+    const float* pb = p + b * r.block_size;
+    const int64_t rows = r.rows_in(b);
+    for (int64_t j = 0; j < rows; ++j, row += r.stride) {
+      prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
+      __m512 v[S];
 #pragma GCC unroll 4
-    for (int s = 0; s < S; ++s) v[s] = load_row16<kF16>(row + 16 * s * kEb);
+      for (int s = 0; s < S; ++s) v[s] = load_row16<kF16>(row + 16 * s * kEb);
 #pragma GCC unroll 4
-    for (int h = 0; h < H; ++h) {
-      const __m512 w = _mm512_set1_ps(p[h * ld + j]);
+      for (int h = 0; h < H; ++h) {
+        const __m512 w = _mm512_set1_ps(pb[h * ld + j]);
 #pragma GCC unroll 4
-      for (int s = 0; s < S; ++s) acc[h][s] = _mm512_fmadd_ps(w, v[s], acc[h][s]);
+        for (int s = 0; s < S; ++s) acc[h][s] = _mm512_fmadd_ps(w, v[s], acc[h][s]);
+      }
     }
   }
 #pragma GCC unroll 4
@@ -84,14 +91,17 @@ void accum_block(const AttnRows& r, const float* p, int64_t ld, int32_t i0, floa
   }
 }
 
+// Slices of 64 values of d, then the rest 16 at a time; the first slice asks for r.next (the
+// later ones find the rows in cache).
 template <bool kF16, int H>
-void accum_heads(const AttnRows& r, const float* p, int64_t ld, float* out) {
+void accum_heads(const AttnRows& r, int32_t g, bool ask, const float* p, int64_t ld, float* out) {
   int32_t i = 0;
-  for (; i + 64 <= r.d; i += 64) accum_block<kF16, H, 4>(r, p, ld, i, out);
+  for (; i + 64 <= r.d; i += 64) accum_block<kF16, H, 4>(r, g, ask && i == 0, p, ld, i, out);
+  ask = ask && i == 0;
   switch ((r.d - i) / 16) {
-    case 1: accum_block<kF16, H, 1>(r, p, ld, i, out); break;
-    case 2: accum_block<kF16, H, 2>(r, p, ld, i, out); break;
-    case 3: accum_block<kF16, H, 3>(r, p, ld, i, out); break;
+    case 1: accum_block<kF16, H, 1>(r, g, ask, p, ld, i, out); break;
+    case 2: accum_block<kF16, H, 2>(r, g, ask, p, ld, i, out); break;
+    case 3: accum_block<kF16, H, 3>(r, g, ask, p, ld, i, out); break;
     default: break;
   }
 }

@@ -100,6 +100,7 @@ inline float32x4_t load4_f16(const uint8_t* p) {
 struct KeyLanes {
   using V = float32x4_t;
   static constexpr int kN = 4;
+  static constexpr int kSlices = 1;  // not measured with 2
   static V zero() { return vdupq_n_f32(0); }
   template <bool kF16>
   static V load(const uint8_t* p) {

@@ -67,7 +67,8 @@ template <bool kF16>
 void scores_by_column(const AttnKeys& k, const float* q, float scale, float* scores, int64_t ld) {
   constexpr uint64_t kEb = kF16 ? 2 : 4;
   auto value = [&](int32_t h, int64_t j, int32_t i) {
-    const uint8_t* p = k.data + (h / k.group) * k.head_bytes + i * k.stride + static_cast<uint64_t>(j) * kEb;
+    const uint8_t* p = k.blocks[j / k.block_size] + (h / k.group) * k.head_bytes + i * k.stride +
+                       static_cast<uint64_t>(j % k.block_size) * kEb;
     if constexpr (kF16) {
       return h2f(rd16(p));
     } else {
