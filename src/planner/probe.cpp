@@ -198,6 +198,7 @@ MachineIdentity this_machine() {
   if (Result<MemoryInfo> mem = query_memory(); mem.is_ok()) m.mem_total = mem->total;
   m.kernels = cpu::isa_name(cpu::best_isa());
   m.features = cpu::cpu_features().summary();
+  m.attention = cpu::kAttentionKernels;
   if (cpu::best_kernels().gemm_rows16 != nullptr) {
     m.layouts = fmt::format("q4_0 q8_0 q4_K q6_K in 16-row groups, q6_K by kernel step, prefetch {} B",
                             cpu::rows16_prefetch_bytes());
@@ -298,7 +299,7 @@ nlohmann::json to_json(const ProbeResult& r) {
   }
   return {{"machine", {{"cpu", r.machine.cpu}, {"cores", r.machine.cores}, {"mem_total", r.machine.mem_total},
                        {"kernels", r.machine.kernels}, {"features", r.machine.features},
-                       {"layouts", r.machine.layouts}}},
+                       {"layouts", r.machine.layouts}, {"attention", r.machine.attention}}},
           {"date", r.date},
           {"read_gbps", r.read_gbps()},
           {"attention_gflops", r.attention_gflops},
@@ -312,7 +313,8 @@ Result<ProbeResult> probe_from_json(const nlohmann::json& j) {
     const auto& m = j.at("machine");
     r.machine = {.cpu = m.at("cpu").get<std::string>(), .cores = m.at("cores").get<int>(),
                  .mem_total = m.at("mem_total").get<uint64_t>(), .kernels = m.at("kernels").get<std::string>(),
-                 .features = m.at("features").get<std::string>(), .layouts = m.value("layouts", "")};
+                 .features = m.at("features").get<std::string>(), .layouts = m.value("layouts", ""),
+                 .attention = m.value("attention", "")};
     r.date = j.at("date").get<std::string>();
     r.attention_gflops = j.value("attention_gflops", 0.0);
     for (const auto& b : j.at("bandwidth")) {

@@ -31,6 +31,9 @@ struct MachineIdentity {
   // Weight layouts the engine repacks into here ("q4_0 q8_0 q4_K q6_K in 16-row groups, ...";
   // empty: none): a probe from a build that read them in another order measured other kernels.
   std::string layouts;
+  // The attention kernels' shape (cpu::kAttentionKernels): a probe from a build whose attention
+  // worked otherwise measured another attention_gflops.
+  std::string attention;
 
   bool operator==(const MachineIdentity&) const = default;
 };

@@ -188,12 +188,12 @@ TEST(Plan, AHeaderOnlyFileOfAMultiGigabyteModelPlansInWellUnderASecond) {
   EXPECT_GT(q8.model.weights_bytes, 70e9);
 }
 
-// A probe result survives its cache file, older files without the prompt setup or the layouts
-// still read, and a damaged one is refused with a message (the caller measures again).
+// A probe result survives its cache file, older files without the prompt setup, the layouts or
+// the attention kernels still read, and a damaged one is refused with a message (the caller measures again).
 TEST(ProbeCache, RoundTripsReadsOlderFilesAndRefusesNegativeRates) {
   ProbeResult r;
   r.machine = {.cpu = "test cpu", .cores = 2, .mem_total = 1 << 30, .kernels = "scalar", .features = "",
-               .layouts = "q4_K q6_K in 16-row groups"};
+               .layouts = "q4_K q6_K in 16-row groups", .attention = "a kernel call per run of blocks"};
   r.date = "2026-12-02T00:00:00Z";
   r.bandwidth.push_back({.threads = 2, .read_gbps = 20.0, .triad_gbps = 19.0});
   r.matmul.push_back({.type = DType::Q4_K, .decode_gbps = 18.0, .prefill_gflops = 300.0,
@@ -211,6 +211,13 @@ TEST(ProbeCache, RoundTripsReadsOlderFilesAndRefusesNegativeRates) {
   Result<ProbeResult> older = probe_from_json(old);
   ASSERT_TRUE(older.is_ok()) << older.status().message();
   EXPECT_EQ(older->machine.layouts, "");
+  EXPECT_FALSE(older->machine == r.machine);
+  // and one from before the attention kernels were named, as measured with other ones
+  old = j;
+  old["machine"].erase("attention");
+  older = probe_from_json(old);
+  ASSERT_TRUE(older.is_ok()) << older.status().message();
+  EXPECT_EQ(older->machine.attention, "");
   EXPECT_FALSE(older->machine == r.machine);
   j["matmul"][0].erase("prefill_setup_s_per_byte");
   j["matmul"][0].erase("prefill_marginal_gflops");
