@@ -50,7 +50,10 @@ bool KvCache::reserve(std::vector<int32_t>& table, int32_t n_positions) {
 }
 
 void KvCache::release(std::vector<int32_t>& table) {
-  for (int32_t b : table) free_.push_back(b);
+  // Last block first, so the next table takes them back in the same order: a sequence's blocks
+  // then lie in ascending order, and a chunk of them is one run read forwards (handed back in
+  // reverse, attention at depth 4096 read the runs backwards, ~4% slower).
+  for (auto b = table.rbegin(); b != table.rend(); ++b) free_.push_back(*b);
   table.clear();
 }
 

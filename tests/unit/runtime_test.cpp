@@ -1,5 +1,6 @@
 // Runtime pieces without fixtures: the sampler, generation with stop strings and streaming, and
 // the engine on a model flint generates itself.
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -15,12 +16,38 @@
 #include "model/presets.h"
 #include "runtime/engine.h"
 #include "runtime/generate.h"
+#include "runtime/kv_cache.h"
 #include "runtime/sampler.h"
 #include "support/fixtures.h"
 #include "tokenizer/tokenizer.h"
 
 namespace flint::runtime {
 namespace {
+
+// A sequence's blocks come in ascending order, also after another sequence gave its blocks back
+// (attention reads a chunk's blocks as one run, forwards), and a full pool refuses without
+// changing the table.
+TEST(RuntimeKvCache, BlocksComeInOrderAfterARelease) {
+  Result<KvCache> made = KvCache::create({.n_layer = 1, .kv_dim = 64, .head_dim = 64, .block_size = 16, .n_blocks = 8});
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  KvCache& kv = *made;
+  auto ascending = [](const std::vector<int32_t>& t) { return std::is_sorted(t.begin(), t.end()); };
+  std::vector<int32_t> a, b;
+  ASSERT_TRUE(kv.reserve(a, 40));  // 3 blocks
+  ASSERT_TRUE(kv.reserve(b, 16));
+  EXPECT_EQ(a, (std::vector<int32_t>{0, 1, 2}));
+  kv.release(a);
+  ASSERT_TRUE(kv.reserve(a, 64));
+  EXPECT_EQ(a.size(), 4u);
+  EXPECT_TRUE(ascending({a.begin(), a.begin() + 3})) << a[0] << " " << a[1] << " " << a[2];
+  EXPECT_EQ(kv.free_blocks(), 3);
+  const std::vector<int32_t> before = a;
+  EXPECT_FALSE(kv.reserve(a, 16 * 8));
+  EXPECT_EQ(a, before);
+  kv.release(a);
+  kv.release(b);
+  EXPECT_EQ(kv.free_blocks(), 8);
+}
 
 TEST(RuntimeSampler, GreedyTakesTheArgmaxAndSkipsBannedTokens) {
   const std::vector<float> logits = {0.1f, 2.0f, 2.0f, -1.0f};
