@@ -4,9 +4,9 @@
 // column, V by row: backend/cpu/attention.h), F16 or F32: block b is block_size positions in
 // every layer's part (see model::KvCacheView), and a layer's keys of all blocks are contiguous,
 // and so are its values, so attention over a sequence whose blocks came in order reads one run
-// of keys and one of values per layer. The pool is one anonymous
-// mapping, on huge pages where the system gives them. A sequence grows a block at a time;
-// finished sequences give their blocks back.
+// of keys and one of values per layer. The pool is one anonymous mapping, on huge pages where
+// the system gives them. A sequence grows a block at a time; finished sequences give their
+// blocks back (in an order that hands them out ascending again).
 #pragma once
 
 #include <cstdint>

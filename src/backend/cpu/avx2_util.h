@@ -225,8 +225,8 @@ bool direct_gemm_fused(const GemmArgs& a);
 // VNNI; false elsewhere.
 bool direct_gemm_rows16(const GemmArgs& a);
 
-// Attention for the query heads of a block's KV heads over F16 (f16) or F32 keys and values, as
-// KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
+// Attention for the query heads of a run of blocks' KV heads over F16 (f16) or F32 keys and
+// values, as KernelSet::group_scores_* / group_accum_* (kernels_avx2_attention.cpp,
 // kernels_avx512_attention.cpp: one per family). group_accum_fused is false when the head size
 // has no fused kernel (d not a multiple of 16).
 void group_scores_columns(const AttnKeys& keys, bool f16, const float* q, float scale, float* scores, int64_t ld);

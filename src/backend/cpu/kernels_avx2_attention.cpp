@@ -1,6 +1,7 @@
-// Fused AVX2 attention kernels for the query heads of a block's KV heads, group by group (4 per
-// KV head in Llama 3, 8 in Qwen3-30B-A3B). Scores: eight keys per vector, down their columns,
-// each key's value converted once for all heads of the group (kernels_attention_keys.inc).
+// Fused AVX2 attention kernels for the query heads of a run of blocks' KV heads, group by group
+// (4 per KV head in Llama 3, 8 in Qwen3-30B-A3B). Scores: eight keys per vector, down their
+// columns, each key's value converted once for all heads of the group
+// (kernels_attention_keys.inc).
 // Values: the weighted sum keeps its accumulators in registers across every block of the run.
 // Both ask for the caller's next blocks (AttnBlocks::next) while they work.
 #include <immintrin.h>

@@ -1,6 +1,6 @@
-// Fused AVX-512 attention kernels for the query heads of a block's KV heads: the AVX-512 family's
-// counterparts of kernels_avx2_attention.cpp, 16 floats per vector. Scores: sixteen keys per
-// vector, down their columns, two blocks per pass (kernels_attention_keys.inc). Values: up to
+// Fused AVX-512 attention kernels for the query heads of a run of blocks' KV heads: the AVX-512
+// family's counterparts of kernels_avx2_attention.cpp, 16 floats per vector. Scores: sixteen keys
+// per vector, down their columns, two blocks per pass (kernels_attention_keys.inc). Values: up to
 // four heads times 64 values of d are accumulated in registers over every block of the run. Both
 // ask for the caller's next blocks (AttnBlocks::next) while they work.
 #define FLINT_X86_NS avx512
