@@ -26,6 +26,18 @@ namespace flint::cpu::FLINT_X86_NS {
   for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T1);
 }
 
+// Asks for the cache lines of [p, p + bytes) as a stream that is read once (prefetchnta): a
+// decode step's weights, which no later step finds in any cache anyway (the model is larger
+// than the last level). Into L2 (T1), each line later left L2 for the L3 and pushed out what a
+// step does reuse there (norm weights, activations, the KV cache at short depth): on the Zen 5
+// here, with the interleaved kernels' requests NTA instead of T1, a decode step ran 4-13%
+// faster (qwen3-moe-mini 1.08x, llama3-1b Q4_K_M 1.13x, Q8_0 1.10x, Q4_0 1.04x; the same
+// tokens alternated in one process, 20 rounds). A line asked for this way may not be in L2
+// when a second pass wants it: only for bytes the kernel reads once, and soon.
+[[gnu::always_inline]] inline void prefetch_stream(const uint8_t* p, uint64_t bytes) {
+  for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_NTA);
+}
+
 inline float hsum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));
