@@ -81,6 +81,10 @@ struct AttnBlocks {
   int32_t group = 1;
   int32_t heads = 1;
   uint64_t head_bytes = 0;
+  // next as a stream (read once, soon; kept out of L2 and L3) rather than into L2: where a
+  // decode step's cache is far larger than the last-level cache (attention.cpp). Families that
+  // have not measured it ask into L2 either way.
+  bool stream = false;
 
   int64_t n_blocks() const { return (n + block_size - 1) / block_size; }
   // Positions in block b.

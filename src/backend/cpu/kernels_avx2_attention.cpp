@@ -52,7 +52,9 @@ struct KeyLanes {
       std::memcpy(out, tmp, static_cast<size_t>(m) * sizeof(float));
     }
   }
-  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) { prefetch_bytes(p, bytes); }
+  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes, bool /*stream: not measured*/) {
+    prefetch_bytes(p, bytes);
+  }
 };
 
 // H heads of KV head g's group (p: [H][ld], out: [H][d]), 16 values of d at a time over every

@@ -48,7 +48,13 @@ struct KeyLanes {
     const V s = _mm512_mul_ps(_mm512_add_ps(even, odd), _mm512_set1_ps(scale));
     _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << m) - 1), s);
   }
-  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) { prefetch_bytes(p, bytes); }
+  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes, bool stream) {
+    if (stream) {
+      prefetch_stream(p, bytes);
+    } else {
+      prefetch_bytes(p, bytes);
+    }
+  }
 };
 
 // H heads of KV head g's group (p: [H][ld], out: [H][d]) over S vectors of d starting at i0,
@@ -72,7 +78,7 @@ void accum_block(const AttnRows& r, int32_t g, bool ask, const float* p, int64_t
     const float* pb = p + b * r.block_size;
     const int64_t rows = r.rows_in(b);
     for (int64_t j = 0; j < rows; ++j, row += r.stride) {
-      prefetch_bytes(ahead ? ahead + j * r.stride : nullptr, r.stride);
+      if (ahead != nullptr) KeyLanes::prefetch(ahead + j * r.stride, r.stride, r.stream);
       __m512 v[S];
 #pragma GCC unroll 4
       for (int s = 0; s < S; ++s) v[s] = load_row16<kF16>(row + 16 * s * kEb);

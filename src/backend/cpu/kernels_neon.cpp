@@ -128,7 +128,7 @@ struct KeyLanes {
       memcpy(out, tmp, static_cast<size_t>(m) * sizeof(float));
     }
   }
-  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes) {
+  [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes, bool /*stream: not measured*/) {
     if (p == nullptr) return;
     for (uint64_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
   }
