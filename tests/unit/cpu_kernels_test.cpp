@@ -455,6 +455,39 @@ TEST(SiluKernel, EveryFamilyIsCloseToTheFormulaAndTheTailRoundsAlike) {
   }
 }
 
+TEST(RmsNorm, EachRowIsScaledByItsOwnRootMeanSquare) {
+  // Rows of lengths that are and are not a multiple of the partial sums' eight, a row of
+  // zeros (eps alone), and a row whose squares span ten orders of magnitude.
+  for (const int64_t n : {1, 7, 8, 9, 128, 1003, 2048}) {
+    const int64_t rows = 3;
+    std::vector<float> x(static_cast<size_t>(rows * n)), w(static_cast<size_t>(n)), y(x.size());
+    std::mt19937 rng(static_cast<uint32_t>(n));
+    std::normal_distribution<float> nd;
+    for (float& v : w) v = nd(rng);
+    for (int64_t i = 0; i < n; ++i) {
+      x[static_cast<size_t>(i)] = nd(rng);
+      x[static_cast<size_t>(n + i)] = 0.0f;
+      x[static_cast<size_t>(2 * n + i)] = (i % 2 ? 1e-5f : 1.0f) * nd(rng);
+    }
+    const float eps = 1e-6f;
+    rms_norm(x.data(), w.data(), y.data(), rows, n, eps);
+    for (int64_t r = 0; r < rows; ++r) {
+      double ss = 0.0;
+      for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[static_cast<size_t>(r * n + i)]) * x[static_cast<size_t>(r * n + i)];
+      const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + eps);
+      for (int64_t i = 0; i < n; ++i) {
+        const size_t k = static_cast<size_t>(r * n + i);
+        const double want = x[k] * scale * w[static_cast<size_t>(i)];
+        ASSERT_NEAR(y[k], want, 1e-6 * std::abs(want) + 1e-30) << "n " << n << " row " << r << " i " << i;
+      }
+    }
+    // a row gives the same bits alone as among others
+    std::vector<float> one(static_cast<size_t>(n));
+    rms_norm(x.data() + 2 * n, w.data(), one.data(), 1, n, eps);
+    EXPECT_TRUE(std::equal(one.begin(), one.end(), y.begin() + 2 * n)) << "n " << n;
+  }
+}
+
 TEST(ExpKernel, EveryFamilyIsWithinAFewUlpOfStdExp) {
   std::vector<float> x(1003);
   for (size_t i = 0; i < x.size(); ++i) x[i] = -100.0f + 100.0f * static_cast<float>(i) / 1002.0f;
