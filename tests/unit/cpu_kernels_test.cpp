@@ -328,18 +328,19 @@ TEST_P(Rows16, EveryFamilyGivesTheFileOrdersBits) {
       ThreadPool pool(1);
       std::vector<float> want(static_cast<size_t>(n_out));
       matmul(pool, *ks, m.file.w, x.data(), want.data(), 1);
-      // Asking for lines ahead changes nothing but timing, also where they lie past the matrix.
-      for (int prefetch : {0, 64, 6144, 65536}) {
+      // Asking for lines ahead (into L2 or as a stream) changes nothing but timing, also where
+      // they lie past the matrix.
+      for (int prefetch : {0, 64, 6144, 65536}) for (bool stream : {false, true}) {
         std::vector<float> got(want.size(), -1.0f);
         const GemmArgs args{.type = type, .w = m.w.data, .w_row_bytes = m.w.row_bytes, .n_in = n_in,
                             .x = k_quant ? reinterpret_cast<const uint8_t*>(act_k.data()) : reinterpret_cast<const uint8_t*>(act_b.data()),
                             .x_row_bytes = k_quant ? sizeof(ActQ8K) * act_k.size() : sizeof(ActQ8B) * act_b.size(),
                             .n_tok = 1, .y = got.data(), .y_stride = n_out, .r0 = 5, .r1 = n_out - 3,
-                            .rows16_prefetch = prefetch};
+                            .rows16_prefetch = prefetch, .rows16_stream = stream};
         ASSERT_TRUE(ks->gemm_rows16(args));
         for (int64_t r = 0; r < n_out; ++r) {
           EXPECT_EQ(got[static_cast<size_t>(r)], r >= 5 && r < n_out - 3 ? want[static_cast<size_t>(r)] : -1.0f)
-              << "row " << r << " prefetch " << prefetch;
+              << "row " << r << " prefetch " << prefetch << " stream " << stream;
         }
       }
     }

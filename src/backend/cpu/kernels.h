@@ -42,6 +42,9 @@ struct GemmArgs {
   int rows16_prefetch = 0;     // gemm_rows16: how far ahead of the group super-block it multiplies
                                // the kernel asks for the weights into L2, bytes (0: it leaves
                                // them to the hardware's prefetchers; rows16_prefetch_bytes())
+  bool rows16_stream = false;  // gemm_rows16: no later call reads these rows again (every token
+                               // of the product is in this one): ask for them as a stream
+                               // (prefetch_stream), not into L2
 };
 
 // The x86 prompt GEMMs for the quantized types decode up to kTileRows rows at a time into an

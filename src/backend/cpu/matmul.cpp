@@ -87,6 +87,11 @@ void run_gemm(const KernelSet& ks, const WeightMatrix& w, const GemmArgs& args) 
       p.x = args.x + static_cast<uint64_t>(t0) * args.x_row_bytes;
       p.y = args.y + t0 * args.y_stride;
       p.rows16_prefetch = rows16_prefetch_bytes();
+      // One part: the rows are read once. With several, the next part reads them again; on the
+      // Zen 5 here that found them in L2 even when asked for as a stream (8-token calls with the
+      // stream forced: 1.008x Q4_0, 1.048x Q4_K_M, 0.994x the MoE), but another CPU's NTA may
+      // keep them out of L2, so only the single pass streams.
+      p.rows16_stream = args.n_tok <= 4;
       return p;
     };
     if (ks.gemm_rows16(part(0))) {  // the family takes this type and width: every part then
