@@ -23,7 +23,8 @@ namespace flint::cpu {
 // What shapes this attention's speed, for `flint probe`'s cache identity (planner/probe.h): a
 // probe cached by a build whose attention differs from this is measured again.
 inline constexpr const char* kAttentionKernels =
-    "keys by column, a layer's keys and values each in one run, a kernel call per run of blocks";
+    "keys by column, a layer's keys and values each in one run, a kernel call per run of blocks, "
+    "a deep cache asked for as a stream";
 
 struct PagedKvLayer {
   DType type = DType::F16;      // F16 or F32
