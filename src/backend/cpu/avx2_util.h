@@ -38,6 +38,15 @@ namespace flint::cpu::FLINT_X86_NS {
   for (uint64_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_NTA);
 }
 
+// prefetch_stream where the bytes are read once (stream), else prefetch_bytes.
+[[gnu::always_inline]] inline void prefetch_ahead(const uint8_t* p, uint64_t bytes, bool stream) {
+  if (stream) {
+    prefetch_stream(p, bytes);
+  } else {
+    prefetch_bytes(p, bytes);
+  }
+}
+
 inline float hsum(__m256 v) {
   __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   x = _mm_add_ps(x, _mm_movehl_ps(x, x));

@@ -40,8 +40,9 @@ struct GemmArgs {
   int tile_rows = 1;           // gemm_tile_rows(type, n_in)
   uint8_t* scratch = nullptr;  // gemm_scratch_bytes(type, n_in) bytes, this thread's own
   int rows16_prefetch = 0;     // gemm_rows16: how far ahead of the group super-block it multiplies
-                               // the kernel asks for the weights into L2, bytes (0: it leaves
-                               // them to the hardware's prefetchers; rows16_prefetch_bytes())
+                               // the kernel asks for the weights (into L2, or as a stream:
+                               // rows16_stream), bytes (0: it leaves them to the hardware's
+                               // prefetchers; rows16_prefetch_bytes())
   bool rows16_stream = false;  // gemm_rows16: no later call reads these rows again (every token
                                // of the product is in this one): ask for them as a stream
                                // (prefetch_stream), not into L2
@@ -84,9 +85,9 @@ struct AttnBlocks {
   int32_t group = 1;
   int32_t heads = 1;
   uint64_t head_bytes = 0;
-  // next as a stream (read once, soon; kept out of L2 and L3) rather than into L2: where a
-  // decode step's cache is far larger than the last-level cache (attention.cpp). Families that
-  // have not measured it ask into L2 either way.
+  // next as a stream (read once, soon; kept out of the L3, on some CPUs out of L2) rather than
+  // into L2: where a decode step's cache is far larger than the last-level cache (attention.cpp).
+  // Families that have not measured it ask into L2 either way.
   bool stream = false;
 
   int64_t n_blocks() const { return (n + block_size - 1) / block_size; }

@@ -49,11 +49,7 @@ struct KeyLanes {
     _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << m) - 1), s);
   }
   [[gnu::always_inline]] static void prefetch(const uint8_t* p, uint64_t bytes, bool stream) {
-    if (stream) {
-      prefetch_stream(p, bytes);
-    } else {
-      prefetch_bytes(p, bytes);
-    }
+    prefetch_ahead(p, bytes, stream);
   }
 };
 
