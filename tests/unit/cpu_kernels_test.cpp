@@ -694,6 +694,50 @@ TEST(AttentionKernels, EveryFamilyMatchesAFloat64Reference) {
   check_attention({.n_head = 6, .n_head_kv = 2, .head_dim = 80, .scale = 0.11f}, 45, 3);
   check_attention({.n_head = 5, .n_head_kv = 1, .head_dim = 32, .scale = 0.17f}, 39, 2);
   check_attention({.n_head = 4, .n_head_kv = 4, .head_dim = 40, .scale = 0.15f}, 33, 2);
+  // Deeper than a group of chunks (8 x 128 positions): a decode step and a batch.
+  check_attention({.n_head = 4, .n_head_kv = 2, .head_dim = 32, .scale = 0.18f}, 2100, 1);
+  check_attention({.n_head = 4, .n_head_kv = 2, .head_dim = 32, .scale = 0.18f}, 1100, 3);
+}
+
+// A token's attention is the same bits in a batch of tokens as alone, on one thread or several:
+// a decode step folds each group of chunks where its last chunk was read (the shares of one to
+// four threads cut the 10 chunks differently), a batch after every chunk is read, and both in
+// the same order.
+TEST(AttentionKernels, ATokenGivesTheSameBitsAloneOrInABatchOnAnyThreads) {
+  const AttentionShape shape{.n_head = 12, .n_head_kv = 6, .head_dim = 32, .scale = 0.18f};
+  const int32_t kv_dim = shape.n_head_kv * shape.head_dim, block = 16, n_pos = 1240;
+  const int64_t n = 5, pos0 = n_pos - n, q_dim = static_cast<int64_t>(shape.n_head) * shape.head_dim;
+  const int32_t n_blocks = (n_pos + block - 1) / block;
+  std::vector<int32_t> table(static_cast<size_t>(n_blocks));
+  for (int32_t b = 0; b < n_blocks; ++b) table[static_cast<size_t>(b)] = (b * 7 + 3) % n_blocks;
+  const uint64_t keys_bytes = static_cast<uint64_t>(block) * kv_dim * 2;
+  std::vector<uint8_t> pool_bytes(2 * keys_bytes * table.size());
+  const PagedKvLayer kv{.type = DType::F16, .base = pool_bytes.data(), .block_stride = keys_bytes,
+                        .values_offset = keys_bytes * table.size(), .block_size = block, .kv_dim = kv_dim,
+                        .head_dim = shape.head_dim};
+  const std::vector<float> k = gaussian(static_cast<size_t>(n_pos) * kv_dim, 4);
+  const std::vector<float> v = gaussian(static_cast<size_t>(n_pos) * kv_dim, 5);
+  kv_store(kv, table, 0, n_pos, k.data(), v.data());
+  const std::vector<float> q = gaussian(static_cast<size_t>(n * q_dim), 6);
+  for (const KernelSet* ks : families()) {
+    std::vector<float> batch(q.size());
+    {
+      ThreadPool tp(2);
+      attention(tp, *ks, kv, table, q.data(), static_cast<int32_t>(pos0), n, shape, batch.data());
+    }
+    for (int threads = 1; threads <= 4; ++threads) {
+      ThreadPool tp(threads);
+      for (int64_t t = 0; t < n; ++t) {
+        std::vector<float> alone(static_cast<size_t>(q_dim));
+        attention(tp, *ks, kv, table, q.data() + t * q_dim, static_cast<int32_t>(pos0 + t), 1, shape, alone.data());
+        for (int64_t i = 0; i < q_dim; ++i) {
+          ASSERT_EQ(std::bit_cast<uint32_t>(alone[static_cast<size_t>(i)]),
+                    std::bit_cast<uint32_t>(batch[static_cast<size_t>(t * q_dim + i)]))
+              << isa_name(ks->isa) << " threads " << threads << " token " << t << " at " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(CpuFeatures, TheBestFamilyIsAvailableAndNamed) {
