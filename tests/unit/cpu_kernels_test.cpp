@@ -529,14 +529,30 @@ TEST(ExpKernel, TheX86FamiliesSumInTheSameOrder) {
   }
 }
 
-TEST(RowMaxKernel, EveryFamilyFindsTheLargest) {
+// Six rows (four at once, then two alone) of n scores, ld apart: each row's largest, its
+// exponentials and their sum are the bits exp_shift gives the row alone, and nothing past n of a
+// row is written.
+TEST(SoftmaxRowsKernel, EveryFamilyFindsTheLargestAndGivesEachRowItsOwnBits) {
+  constexpr int64_t kRows = 6;
   for (int64_t n : {1, 7, 8, 15, 16, 17, 31, 32, 33, 128, 129}) {
-    for (int64_t where = 0; where < n; where += std::max<int64_t>(1, n / 5)) {
-      std::vector<float> x = gaussian(static_cast<size_t>(n), static_cast<uint32_t>(n));
-      for (float& v : x) v = -std::abs(v) - 1.0f;  // all negative, so a zero from nowhere would show
-      x[static_cast<size_t>(where)] = -0.5f;
-      for (const KernelSet* ks : families()) {
-        ASSERT_EQ(ks->row_max(x.data(), n), -0.5f) << isa_name(ks->isa) << " n " << n << " at " << where;
+    const int64_t ld = n + 5;
+    std::vector<float> x = gaussian(static_cast<size_t>(kRows * ld), static_cast<uint32_t>(n));
+    for (float& v : x) v = -std::abs(v) - 1.0f;  // all negative, so a zero from nowhere would show
+    for (int64_t r = 0; r < kRows; ++r) x[static_cast<size_t>(r * ld + (r * 5) % n)] = -0.5f - 0.0625f * r;
+    for (const KernelSet* ks : families()) {
+      std::vector<float> y = x, m(kRows), l(kRows);
+      ks->softmax_rows(y.data(), kRows, n, ld, m.data(), l.data());
+      for (int64_t r = 0; r < kRows; ++r) {
+        ASSERT_EQ(m[static_cast<size_t>(r)], -0.5f - 0.0625f * r) << isa_name(ks->isa) << " n " << n << " row " << r;
+        std::vector<float> alone(x.begin() + r * ld, x.begin() + r * ld + n);
+        const float sum = ks->exp_shift(alone.data(), n, m[static_cast<size_t>(r)]);
+        ASSERT_EQ(std::bit_cast<uint32_t>(l[static_cast<size_t>(r)]), std::bit_cast<uint32_t>(sum))
+            << isa_name(ks->isa) << " n " << n << " row " << r;
+        for (int64_t i = 0; i < ld; ++i) {
+          const float want = i < n ? alone[static_cast<size_t>(i)] : x[static_cast<size_t>(r * ld + i)];
+          ASSERT_EQ(std::bit_cast<uint32_t>(y[static_cast<size_t>(r * ld + i)]), std::bit_cast<uint32_t>(want))
+              << isa_name(ks->isa) << " n " << n << " row " << r << " at " << i;
+        }
       }
     }
   }

@@ -245,11 +245,7 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
                             .stride = kv.column_bytes(), .n = len, .d = d, .group = group, .heads = s.n_head_kv,
                             .head_bytes = head_bytes, .stream = stream};
         group_scores(keys, qt, s.scale, scores.get(), chunk);
-        for (int32_t h = 0; h < s.n_head; ++h) {
-          float* sh = scores.get() + h * chunk;
-          pv.m[h] = ks.row_max(sh, len);
-          pv.l[h] = ks.exp_shift(sh, len, pv.m[h]);
-        }
+        ks.softmax_rows(scores.get(), s.n_head, len, chunk, pv.m, pv.l);
         std::fill(pv.o, pv.o + q_stride, 0.0f);
         const AttnRows rows{.blocks = order.data() + n_blocks, .next = order.data() + n_blocks + kAheadBlocks,
                             .block_size = kv.block_size, .stride = kv.row_bytes(), .n = len, .d = d, .group = group,

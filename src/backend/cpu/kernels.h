@@ -136,8 +136,10 @@ struct KernelSet {
   void (*group_accum_f32)(const AttnRows& rows, const float* p, int64_t ld, float* out);
   // x[i] = exp(x[i] - shift) for i < n; returns the sum of the new x.
   float (*exp_shift)(float* x, int64_t n, float shift);
-  // The largest of x[0 .. n), n > 0 (a score row: no NaN).
-  float (*row_max)(const float* x, int64_t n);
+  // A softmax's steps on rows x[r * ld .. r * ld + n) for r < rows (score rows: n > 0, no NaN):
+  // m[r] = the row's largest, the row's x = exp(x - m[r]) as exp_shift, l[r] = their sum; each
+  // row the same bits as alone.
+  void (*softmax_rows)(float* x, int64_t rows, int64_t n, int64_t ld, float* m, float* l);
   // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i], each element alone.
   void (*silu_mul)(float* gate, const float* up, int64_t n);
   // Memory probes: a sum over n bytes (n a multiple of 128) that forces every load, and the
