@@ -94,7 +94,7 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
   float* up = ctx.ws.floats(Workspace::kUp, max_rows * n_ff);
   float* ys = ctx.ws.floats(Workspace::kExpertOut, max_rows * n_embd);
   std::vector<cpu::WeightMatrix> mats;
-  std::vector<cpu::MatmulJob> gate_up, down;
+  std::vector<cpu::MatmulJob> gate_up, ups, down;
   std::vector<int32_t> experts;
   for (int32_t e0 = 0; e0 < w.n_expert;) {
     experts.clear();
@@ -113,6 +113,7 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
     mats.clear();
     mats.reserve(3 * experts.size());  // the jobs point into it
     gate_up.clear();
+    ups.clear();
     down.clear();
     int64_t r0 = 0;
     for (const int32_t e : experts) {
@@ -130,11 +131,18 @@ void moe(const ForwardContext& ctx, const MoeWeights& w, const float* x, float* 
       mats.push_back(w.gate_exps.rows(e * n_ff, n_ff));
       gate_up.push_back({.w = &mats.back(), .x = xe, .y = gate + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.up_exps.rows(e * n_ff, n_ff));
-      gate_up.push_back({.w = &mats.back(), .x = xe, .y = up + r0 * n_ff, .n_tokens = m});
+      ups.push_back({.w = &mats.back(), .x = xe, .y = up + r0 * n_ff, .n_tokens = m});
       mats.push_back(w.down_exps.rows(static_cast<int64_t>(e) * n_embd, n_embd));
       down.push_back({.w = &mats.back(), .x = gate + r0 * n_ff, .y = ys + r0 * n_embd, .n_tokens = m});
       r0 += m;
     }
+    // Every gate slice, then every up slice, each in expert order: a decode step's two threads
+    // then each read one tensor forwards (one its gates, the other its ups) rather than both
+    // switching between the two every slice. 8 random experts of qwen3-moe-mini's layers from
+    // memory, alternated in one process (/tmp/s23/moe1c.cpp): 1.04-1.06x in four runs of five;
+    // qwen3-moe-mini decode, the same tokens alternated: 1.009x over 60 rounds (0.985-1.014 in
+    // three of 24).
+    gate_up.insert(gate_up.end(), ups.begin(), ups.end());
     cpu::matmul_many(ctx.pool, ks, gate_up);
     cpu::silu_mul(ctx.pool, gate, up, rows * n_ff);
     cpu::matmul_many(ctx.pool, ks, down);
