@@ -214,13 +214,6 @@ float row_max(const float* x, int64_t n) {
   return m;
 }
 
-void softmax_rows(float* x, int64_t rows, int64_t n, int64_t ld, float* m, float* l) {
-  for (int64_t r = 0; r < rows; ++r) {
-    m[r] = row_max(x + r * ld, n);
-    l[r] = exp_shift(x + r * ld, n, m[r]);
-  }
-}
-
 void axpy_f16(float a, const uint8_t* row, int32_t d, float* out) {
   int32_t i = 0;
   for (; i + 4 <= d; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), load4_f16(row + 2 * i), a));
@@ -267,7 +260,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
-    .softmax_rows = softmax_rows,
+    .softmax_rows = softmax_rows_each<row_max, exp_shift>,
     .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,

@@ -100,12 +100,6 @@ float exp_shift(float* x, int64_t n, float shift) {
   return sum;
 }
 float row_max(const float* x, int64_t n) { return *std::max_element(x, x + n); }
-void softmax_rows(float* x, int64_t rows, int64_t n, int64_t ld, float* m, float* l) {
-  for (int64_t r = 0; r < rows; ++r) {
-    m[r] = row_max(x + r * ld, n);
-    l[r] = exp_shift(x + r * ld, n, m[r]);
-  }
-}
 void silu_mul(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
@@ -149,7 +143,7 @@ const KernelSet kKernels = {
     .group_accum_f16 = group_accum_by_row<axpy_f16>,
     .group_accum_f32 = group_accum_by_row<axpy_f32>,
     .exp_shift = exp_shift,
-    .softmax_rows = softmax_rows,
+    .softmax_rows = softmax_rows_each<row_max, exp_shift>,
     .silu_mul = silu_mul,
     .read_sum = read_sum,
     .triad = triad,
