@@ -200,7 +200,8 @@ MachineIdentity this_machine() {
   m.features = cpu::cpu_features().summary();
   m.attention = cpu::kAttentionKernels;
   if (cpu::best_kernels().gemm_rows16 != nullptr) {
-    m.layouts = fmt::format("q4_0 q8_0 q4_K q6_K in 16-row groups, q6_K by kernel step, prefetch {} B as a stream",
+    m.layouts = fmt::format("q4_0 q8_0 q4_K q6_K in 16-row groups, q6_K by kernel step with its sums in registers, "
+                            "prefetch {} B as a stream",
                             cpu::rows16_prefetch_bytes());
   }
   return m;

@@ -24,7 +24,7 @@ namespace flint::cpu {
 // probe cached by a build whose attention differs from this is measured again.
 inline constexpr const char* kAttentionKernels =
     "keys by column, a layer's keys and values each in one run, a kernel call per run of blocks, "
-    "a deep cache asked for as a stream";
+    "a deep cache asked for as a stream, chunks folded in groups of 8, softmax four rows at once";
 
 struct PagedKvLayer {
   DType type = DType::F16;      // F16 or F32
