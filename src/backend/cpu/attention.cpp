@@ -204,12 +204,15 @@ void attention(ThreadPool& pool, const KernelSet& ks, const PagedKvLayer& kv,
     const bool stream = nt == 1 && cache_bytes >= kStreamBytes;
     // One token: what's left to do of each group (its chunks) and of the token (its groups).
     const int64_t n_groups = nt == 1 ? (n_chunks_of(t0) + kGroupChunks - 1) / kGroupChunks : 0;
-    const std::unique_ptr<std::atomic<int64_t>[]> left(new std::atomic<int64_t>[static_cast<size_t>(n_groups + 1)]);
-    for (int64_t g = 0; g < n_groups; ++g) {
-      const int64_t chunks = std::min(kGroupChunks, n_chunks_of(t0) - g * kGroupChunks);
-      left[static_cast<size_t>(g)].store(chunks, std::memory_order_relaxed);
+    std::unique_ptr<std::atomic<int64_t>[]> left;
+    if (nt == 1) {
+      left.reset(new std::atomic<int64_t>[static_cast<size_t>(n_groups + 1)]);
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const int64_t chunks = std::min(kGroupChunks, n_chunks_of(t0) - g * kGroupChunks);
+        left[static_cast<size_t>(g)].store(chunks, std::memory_order_relaxed);
+      }
+      left[static_cast<size_t>(n_groups)].store(n_groups, std::memory_order_relaxed);
     }
-    left[static_cast<size_t>(n_groups)].store(n_groups, std::memory_order_relaxed);
     // Tasks chunk-major: tokens next to each other in the task order read the same chunk.
     const int64_t tasks = nt * max_chunks;
     auto run_tasks = [&](int64_t begin, int64_t end) {
